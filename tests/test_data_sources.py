@@ -1,0 +1,204 @@
+"""Every way of giving cifar_nb its data, and every way of getting it wrong."""
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cifar_nb import data as D
+from cifar_nb.data import CLASS_NAMES, DataNotFoundError, load_cifar10
+
+from conftest import N_TEST, N_TRAIN_PER_BATCH, make_image_folder
+
+
+def _expected(batches):
+    """Images and labels the tiny batches should decode to, computed independently of the loader."""
+    def conv(b):
+        return b[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.array(b[b"labels"], np.uint8)
+    tr = [conv(batches[f"data_batch_{i}"]) for i in range(1, 6)]
+    return np.concatenate([x for x, _ in tr]), np.concatenate([y for _, y in tr]), *conv(batches["test_batch"])
+
+
+def _check_same(d, batches):
+    x_tr, y_tr, x_te, y_te = _expected(batches)
+    assert d.x_train.shape == (5 * N_TRAIN_PER_BATCH, 32, 32, 3) and d.x_train.dtype == np.uint8
+    assert d.x_test.shape == (N_TEST, 32, 32, 3)
+    np.testing.assert_array_equal(d.x_train, x_tr)
+    np.testing.assert_array_equal(d.y_train, y_tr)
+    np.testing.assert_array_equal(d.x_test, x_te)
+    np.testing.assert_array_equal(d.y_test, y_te)
+    assert d.class_names == CLASS_NAMES
+
+
+def test_archive(archive, batches):
+    d = load_cifar10(archive)
+    _check_same(d, batches)
+    assert "archive" in d.source
+
+
+def test_folder_holding_the_archive(archive, batches):
+    _check_same(load_cifar10(archive.parent), batches)
+
+
+def test_extracted_batches_folder(batches_dir, batches):
+    _check_same(load_cifar10(batches_dir), batches)
+    _check_same(load_cifar10(batches_dir.parent), batches)  # the folder it was extracted into
+
+
+def test_environment_variable(archive, batches, monkeypatch):
+    monkeypatch.setenv("CIFAR_NB_DATA", str(archive))
+    _check_same(load_cifar10(), batches)
+
+
+def test_explicit_path_wins_over_environment(archive, image_folder, monkeypatch):
+    monkeypatch.setenv("CIFAR_NB_DATA", str(image_folder))
+    assert "archive" in load_cifar10(archive).source
+
+
+def test_keras_fallback(monkeypatch):
+    import keras
+    x = np.zeros((4, 32, 32, 3), np.uint8)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: ((x, np.array([[1], [2], [3], [4]], np.uint8)), (x[:2], np.array([[5], [6]], np.uint8))))
+    d = load_cifar10()
+    assert d.source == "keras.datasets.cifar10"
+    assert d.y_train.shape == (4,) and d.y_train.tolist() == [1, 2, 3, 4]
+    assert d.class_names == CLASS_NAMES
+
+
+def test_offline_with_nothing_local_names_the_three_ways(monkeypatch):
+    import keras
+    def offline():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution")
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(DataNotFoundError) as e:
+        load_cifar10()
+    msg = str(e.value)
+    assert "pass a path" in msg and "CIFAR_NB_DATA" in msg and "Keras downloads it" in msg
+
+
+def test_image_folder_is_shuffled_with_correct_labels(image_folder):
+    d = load_cifar10(image_folder)
+    assert d.x_train.shape == (60, 32, 32, 3) and d.x_test.shape == (20, 32, 32, 3)
+    assert d.class_names == CLASS_NAMES
+    # each fixture image is filled with label*20, so pixels tell us the true label
+    np.testing.assert_array_equal(d.x_train[:, 5, 5, 0] // 20, d.y_train)
+    np.testing.assert_array_equal(d.x_test[:, 5, 5, 0] // 20, d.y_test)
+    assert np.bincount(d.y_train).tolist() == [6] * 10
+    assert not np.all(np.diff(d.y_train.astype(int)) >= 0), "image-folder data must not stay sorted by class"
+    assert len(set(d.y_train[-12:])) > 3, "the last 20% (Keras's validation_split) should mix classes"
+    d2 = load_cifar10(image_folder, cache=False)
+    np.testing.assert_array_equal(d.y_train, d2.y_train)  # the order is fixed, not random per call
+
+
+def test_image_folder_cache_is_written_reused_and_invalidated(image_folder, tmp_path):
+    cache = tmp_path / "keras-home" / "datasets" / "cifar_nb"
+    d1 = load_cifar10(image_folder)
+    files = list(cache.glob("imagefolder-*.npz"))
+    assert len(files) == 1
+    assert "cached" in load_cifar10(image_folder).source
+    # changing one image makes a new cache entry rather than serving stale arrays
+    Image.fromarray(np.full((32, 32, 3), 255, np.uint8)).save(image_folder / "train" / "cat" / "0000.png")
+    d3 = load_cifar10(image_folder)
+    assert "cached" not in d3.source
+    assert len(list(cache.glob("imagefolder-*.npz"))) == 2
+    assert not np.array_equal(d1.x_train, d3.x_train)
+
+
+def test_image_folder_with_other_classes_sorts_them(tmp_path):
+    root = make_image_folder(tmp_path / "pets", classes=["dog", "cat", "bird"], n_train=3, n_test=1)
+    d = load_cifar10(root)
+    assert d.class_names == ["bird", "cat", "dog"]
+    assert len(d.x_train) == 9
+
+
+def test_image_folder_converts_modes_and_sizes(tmp_path):
+    root = make_image_folder(tmp_path / "mixed", classes=["a", "b"], n_train=2, n_test=1)
+    Image.new("L", (50, 40), 77).save(root / "train" / "a" / "gray.png")
+    Image.new("RGBA", (64, 64), (10, 20, 30, 255)).save(root / "train" / "b" / "rgba.png")
+    Image.new("RGB", (100, 80), (1, 2, 3)).save(root / "train" / "b" / "big.jpg", quality=100)
+    d = load_cifar10(root)
+    assert d.x_train.shape == (7, 32, 32, 3)
+    rows = {tuple(x[16, 16]) for x in d.x_train}
+    assert (77, 77, 77) in rows and (10, 20, 30) in rows
+
+
+def test_missing_path_says_how_to_provide_data(tmp_path):
+    with pytest.raises(DataNotFoundError, match="(?s)does not exist.*Provide CIFAR-10 in one of three ways"):
+        load_cifar10(tmp_path / "nothing-here")
+
+
+def test_folder_without_cifar_data(tmp_path):
+    (tmp_path / "random").mkdir()
+    (tmp_path / "random" / "notes.txt").write_text("hello")
+    with pytest.raises(DataNotFoundError, match="holds no CIFAR-10 data"):
+        load_cifar10(tmp_path / "random")
+
+
+def test_image_folder_missing_test_split(tmp_path):
+    root = make_image_folder(tmp_path / "half")
+    import shutil
+    shutil.rmtree(root / "test")
+    with pytest.raises(DataNotFoundError, match="needs train/<class>/ and test/<class>/"):
+        load_cifar10(root)
+
+
+def test_image_folder_mismatched_classes(tmp_path):
+    root = make_image_folder(tmp_path / "odd", classes=["a", "b"], n_train=1, n_test=1)
+    (root / "test" / "b").rename(root / "test" / "c")
+    with pytest.raises(DataNotFoundError, match="different classes"):
+        load_cifar10(root)
+
+
+def test_empty_class_folder(tmp_path):
+    root = make_image_folder(tmp_path / "empty", classes=["a", "b"], n_train=1, n_test=1)
+    for f in (root / "train" / "b").iterdir():
+        f.unlink()
+    with pytest.raises(DataNotFoundError, match="has no image files"):
+        load_cifar10(root)
+
+
+def test_corrupt_image_names_the_file(tmp_path):
+    root = make_image_folder(tmp_path / "bad", classes=["a", "b"], n_train=1, n_test=1)
+    (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(D.ImageReadError, match="broken.png"):
+        load_cifar10(root)
+
+
+def test_archive_that_is_not_cifar(tmp_path):
+    bad = tmp_path / "cifar-10-python.tar.gz"
+    bad.write_bytes(b"this is not a tar file")
+    with pytest.raises(DataNotFoundError, match="not a readable cifar-10-python.tar.gz"):
+        load_cifar10(bad)
+
+
+def test_batches_unpickler_runs_no_code(tmp_path, batches_dir):
+    """A batch file whose pickle would create a file if executed is refused and nothing runs."""
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for f in batches_dir.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}, protocol=2))
+    with pytest.raises(DataNotFoundError, match="refusing to load"):
+        load_cifar10(folder)
+    assert not marker.exists()
+    # the same payload through plain pickle would have run: the test can tell the difference
+    pickle.loads((folder / "data_batch_3").read_bytes())
+    assert marker.exists()
+
+
+def test_load_images_for_prediction(tmp_path):
+    Image.new("P", (40, 40)).save(tmp_path / "palette.gif")
+    Image.new("RGB", (300, 200), (200, 0, 0)).save(tmp_path / "photo.jpg")
+    (tmp_path / "readme.md").write_text("#")
+    x, files = D.load_images([tmp_path])
+    assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8
+    assert [f.name for f in files] == ["palette.gif", "photo.jpg"]
+    with pytest.raises(D.ImageReadError, match="cannot read image"):
+        D.load_images(tmp_path / "readme.md")
