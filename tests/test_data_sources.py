@@ -32,13 +32,20 @@ def _check_same(d, batches):
 
 
 def test_archive(archive, batches):
-    d = load_cifar10(archive)
+    d = load_cifar10(archive, verify=False)  # the tiny fixture is not the official file
     _check_same(d, batches)
     assert "archive" in d.source
 
 
 def test_folder_holding_the_archive(archive, batches):
-    _check_same(load_cifar10(archive.parent), batches)
+    _check_same(load_cifar10(archive.parent, verify=False), batches)
+
+
+def test_archive_checksum_is_verified_by_default(archive):
+    with pytest.raises(D.DataIntegrityError, match="is not the official cifar-10-python.tar.gz: its SHA-256 is"):
+        load_cifar10(archive)
+    with pytest.raises(D.DataIntegrityError, match="verify=False"):
+        load_cifar10(archive.parent)
 
 
 def test_extracted_batches_folder(batches_dir, batches):
@@ -48,29 +55,76 @@ def test_extracted_batches_folder(batches_dir, batches):
 
 def test_environment_variable(archive, batches, monkeypatch):
     monkeypatch.setenv("CIFAR_NB_DATA", str(archive))
-    _check_same(load_cifar10(), batches)
+    _check_same(load_cifar10(verify=False), batches)
 
 
 def test_explicit_path_wins_over_environment(archive, image_folder, monkeypatch):
     monkeypatch.setenv("CIFAR_NB_DATA", str(image_folder))
-    assert "archive" in load_cifar10(archive).source
+    assert "archive" in load_cifar10(archive, verify=False).source
 
 
-def test_keras_fallback(monkeypatch):
+def _fake_download(archive, calls):
+    """A stand-in for keras.utils.get_file that 'downloads' `archive` into the cache, as Keras would."""
+    def get_file(fname, origin, file_hash=None, hash_algorithm="auto", cache_dir=None, **kw):
+        calls.append((fname, origin, file_hash, hash_algorithm))
+        target = Path(cache_dir) / "datasets" / fname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(archive.read_bytes())
+        return str(target)
+    return get_file
+
+
+def test_keras_download_is_checked_and_read_safely(archive, batches, monkeypatch, tmp_path):
     import keras
-    x = np.zeros((4, 32, 32, 3), np.uint8)
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: ((x, np.array([[1], [2], [3], [4]], np.uint8)), (x[:2], np.array([[5], [6]], np.uint8))))
+    calls = []
+    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))  # pretend the fixture is the official file
+    monkeypatch.setattr(keras.utils, "get_file", _fake_download(archive, calls))
     d = load_cifar10()
-    assert d.source == "keras.datasets.cifar10"
-    assert d.y_train.shape == (4,) and d.y_train.tolist() == [1, 2, 3, 4]
-    assert d.class_names == CLASS_NAMES
+    _check_same(d, batches)
+    assert calls == [("cifar-10-python.tar.gz", D.CIFAR10_URL, D.sha256_file(archive), "sha256")]
+    assert "archive" in d.source and "keras-home" in d.source
+    # nothing was extracted next to the download
+    assert [p.name for p in (tmp_path / "keras-home" / "datasets").iterdir()] == ["cifar-10-python.tar.gz"]
+    load_cifar10()
+    assert len(calls) == 1, "a good cached copy is reused"
+
+
+def test_archive_keras_itself_downloaded_is_reused(archive, batches, monkeypatch, tmp_path):
+    import keras
+    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("should not download"))
+    cached = tmp_path / "keras-home" / "datasets" / "cifar-10-batches-py-target_archive"  # Keras 3's name for it
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(archive.read_bytes())
+    _check_same(load_cifar10(), batches)
+
+
+def test_tampered_keras_cache_is_not_used(archive, monkeypatch, tmp_path):
+    import keras
+    cached = tmp_path / "keras-home" / "datasets" / "cifar-10-batches-py-target_archive"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(archive.read_bytes())  # a valid archive, but not the official bytes
+    def offline(*a, **k):
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution")
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(DataNotFoundError, match="failed the SHA-256 check"):
+        load_cifar10()
+
+
+def test_download_with_wrong_checksum(monkeypatch):
+    import keras
+    def corrupted(*a, **k):
+        raise ValueError("Incomplete or corrupted file detected. The sha256 file hash does not match the provided value of 6d95.")
+    monkeypatch.setattr(keras.utils, "get_file", corrupted)
+    with pytest.raises(D.DataIntegrityError, match="failed the SHA-256 check"):
+        load_cifar10()
 
 
 def test_offline_with_nothing_local_names_the_three_ways(monkeypatch):
     import keras
-    def offline():
+    def offline(*a, **k):
         raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution")
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(DataNotFoundError) as e:
         load_cifar10()
     msg = str(e.value)
@@ -158,17 +212,20 @@ def test_empty_class_folder(tmp_path):
         load_cifar10(root)
 
 
-def test_corrupt_image_names_the_file(tmp_path):
+def test_corrupt_image_is_skipped_with_a_warning_naming_it(tmp_path):
     root = make_image_folder(tmp_path / "bad", classes=["a", "b"], n_train=1, n_test=1)
     (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    with pytest.raises(D.ImageReadError, match="broken.png"):
-        load_cifar10(root)
+    with pytest.warns(D.SkippedFilesWarning, match="skipped 1 of 5 files.*broken.png"):
+        d = load_cifar10(root)
+    assert len(d.x_train) == 2
 
 
 def test_archive_that_is_not_cifar(tmp_path):
     bad = tmp_path / "cifar-10-python.tar.gz"
     bad.write_bytes(b"this is not a tar file")
     with pytest.raises(DataNotFoundError, match="not a readable cifar-10-python.tar.gz"):
+        load_cifar10(bad, verify=False)
+    with pytest.raises(D.DataIntegrityError, match="SHA-256"):
         load_cifar10(bad)
 
 
@@ -197,7 +254,8 @@ def test_load_images_for_prediction(tmp_path):
     Image.new("P", (40, 40)).save(tmp_path / "palette.gif")
     Image.new("RGB", (300, 200), (200, 0, 0)).save(tmp_path / "photo.jpg")
     (tmp_path / "readme.md").write_text("#")
-    x, files = D.load_images([tmp_path])
+    with pytest.warns(D.SkippedFilesWarning, match="skipped 1 of 3 files.*readme.md"):
+        x, files = D.load_images([tmp_path])
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8
     assert [f.name for f in files] == ["palette.gif", "photo.jpg"]
     with pytest.raises(D.ImageReadError, match="cannot read image"):
