@@ -10,6 +10,8 @@ import json
 import os
 import sys
 import time
+import warnings
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +26,13 @@ def _positive_int(s: str) -> int:
     try: v = int(s)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
     if v < 1: raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {v}")
+    return v
+
+def _positive_float(s: str) -> float:
+    "argparse type: a finite number above 0."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}")
+    if not (v > 0 and v < float("inf")): raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {s}")
     return v
 
 def _fraction(s: str) -> float:
@@ -42,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model into a run folder and print its test accuracy",
                        description="Train a model on CIFAR-10; everything is written into the run folder.")
-    t.add_argument("--model", default="baseline", help="model name from the registry: baseline, baseline_bn, fast, fast_small (default: baseline)")
+    t.add_argument("--model", default="baseline", help="model name from the registry: baseline, baseline_bn, fast, fast_small, fast_tiny (default: baseline)")
     t.add_argument("--recipe", default="tutorial", help="how to train: tutorial, augment or fast (default: tutorial)")
     t.add_argument("--epochs", type=_positive_int, help="passes over the training set (default: the recipe's, 20 for tutorial)")
     t.add_argument("--batch-size", type=_positive_int, help="images per training step (default: the recipe's, 64 for tutorial)")
@@ -51,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", metavar="PATH", help=data_help)
     t.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/<model>-<date>-<time>)")
     t.add_argument("--subset", type=_positive_int, metavar="N", help="train on the first N training images only")
+    t.add_argument("--learning-rate", type=_positive_float, metavar="LR", help="(peak) learning rate (default: the recipe's, 0.001 for tutorial)")
     t.add_argument("--seed", type=int, default=0, help="random seed for initial weights, shuffling and dropout (default: 0)")
+    t.add_argument("--deterministic", action="store_true", help="make TensorFlow's ops bit-reproducible: the same --seed on the same machine gives the same weights (slower on GPUs)")
     t.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                    help="data-parallel training: mirrored = all GPUs of this machine, multiworker = the machines in $TF_CONFIG; "
                         "batch size and learning rate are scaled by the number of replicas (default: one device)")
@@ -86,31 +97,36 @@ def _write_json(path: Path, obj: dict):
     _atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2)))
 
 def _save_figure(fig, path: Path):
-    "Save a figure for the run folder and close it, so it is not also shown when called from a notebook."
+    "Save a figure for the run folder, atomically, and close it, so it is not also shown when called from a notebook."
     import matplotlib.pyplot as plt
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    from cifar_nb.training import _atomic_write
+    try: _atomic_write(path, lambda p: fig.savefig(p, dpi=100))
+    finally: plt.close(fig)
 
 def cmd_train(args: argparse.Namespace) -> int:
     "Train `args.model` into a run folder, then print its test accuracy."
     from cifar_nb.data import load_cifar10, take_subset
-    from cifar_nb.models import get_model, resolve_precision
+    from cifar_nb.models import MODELS, UnknownModelError, get_model, resolve_precision
     from cifar_nb.training import train, plot_history, get_recipe, load_trained
     from cifar_nb.evaluation import evaluate_model
     from cifar_nb.distribute import get_strategy, scale_recipe, worker_run_dir, is_chief
     if args.logical_cpus and args.strategy != "mirrored": raise ValueError("--logical-cpus only applies to --strategy mirrored.")
     strategy = get_strategy(args.strategy, args.logical_cpus)  # first: devices can only be set up before TensorFlow runs
     recipe = get_recipe(args.recipe)  # unknown names fail before the data is loaded
+    if args.model not in MODELS: raise UnknownModelError(f"unknown model {args.model!r}; known models: {', '.join(sorted(MODELS))}.")
+    if args.learning_rate: recipe = replace(recipe, learning_rate=args.learning_rate)
     replicas = strategy.num_replicas_in_sync
     recipe = scale_recipe(recipe, replicas)
     batch_size = args.batch_size * replicas if args.batch_size else None
     precision = resolve_precision(args.precision or recipe.precision)
-    with strategy.scope(): model = get_model(args.model, seed=args.seed, precision=precision)
     out = Path(args.out or f"runs/{args.model}-{datetime.now():%Y%m%d-%H%M%S}")
+    args.out = str(out)  # so that an interruption message can name it
     if (out / "model.keras").exists():
         raise FileExistsError(f"{out} already holds a trained model; choose another --out (nothing was changed).")
     data = load_cifar10(args.data)
     if args.subset: data = take_subset(data, args.subset)
+    # as many outputs as the data has classes: an image folder may hold other classes than CIFAR-10's
+    with strategy.scope(): model = get_model(args.model, seed=args.seed, precision=precision, num_classes=len(data.class_names))
     print(f"data: {data.source}\ntraining {args.model} ({model.count_params():,} parameters, {precision}) on {len(data.x_train):,} images "
           f"with the {recipe.name} recipe for {args.epochs or recipe.epochs} epochs; run folder: {out}", flush=True)
     if args.strategy != "default":
@@ -118,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"learning rate {recipe.learning_rate:g} (× {replicas}, linear scaling rule)", flush=True)
     t0 = time.perf_counter()
     history = train(model, data, epochs=args.epochs, batch_size=batch_size, validation_split=args.validation_split,
-                    run_dir=worker_run_dir(out, strategy), seed=args.seed, recipe=recipe)
+                    run_dir=worker_run_dir(out, strategy), seed=args.seed, recipe=recipe, deterministic=args.deterministic)
     seconds = time.perf_counter() - t0
     if not is_chief(strategy): return 0  # the chief writes and reports the run
     if args.strategy != "default": model, _ = load_trained(out)  # evaluate on one device, outside the strategy
@@ -197,16 +213,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #19d52e18
+def _plain_warnings(command: str):
+    "A `warnings.showwarning` that prints cifar_nb's own warnings (skipped files) as one plain line, like its errors."
+    from cifar_nb.data import SkippedFilesWarning
+    show = warnings.showwarning
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SkippedFilesWarning): print(f"cifar_nb {command}: warning: {message}", file=sys.stderr)
+        else: show(message, category, filename, lineno, file, line)
+    return showwarning
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `cifar_nb` command; returns the exit status."
     args = build_parser().parse_args(argv)
     from cifar_nb.data import DataNotFoundError, ImageReadError
     from cifar_nb.models import UnknownModelError
+    from cifar_nb.training import TrainingDivergedError
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}[args.command](args)
-    except (DataNotFoundError, ImageReadError, UnknownModelError, FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"cifar_nb {args.command}: error: {e}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warnings(args.command)
+            return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}[args.command](args)
+    except (DataNotFoundError, ImageReadError, UnknownModelError, TrainingDivergedError, OSError, ValueError) as e:
+        print(f"cifar_nb {args.command}: error: {e}", file=sys.stderr)  # OSError: missing files, no permission, disk full
         return 1
     except KeyboardInterrupt:
-        print(f"\ncifar_nb {args.command}: interrupted; files already written were kept.", file=sys.stderr)
+        resume = (f" Run the same command again (with --out {args.out}) to continue from the last completed epoch."
+                  if args.command == "train" and getattr(args, "out", None) else "")
+        print(f"\ncifar_nb {args.command}: interrupted; files already written were kept.{resume}", file=sys.stderr)
         return 130

@@ -113,7 +113,7 @@ def _unpickle_batch(raw: bytes, name: str) -> dict:
     try: d = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as e: raise DataNotFoundError(f"{name} is not a readable CIFAR-10 batch ({e}).") from e
     if not isinstance(d, dict): raise DataNotFoundError(f"{name} is not a CIFAR-10 batch (expected a dict).")
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in d.items()}  # latin1: any bytes decode
 
 # %% ../nbs/10_data.ipynb #0ca6a88c
 def _as_uint8(a, what: str) -> np.ndarray:
@@ -263,7 +263,7 @@ def _try_read(path: Path, size: int = 32) -> tuple[np.ndarray | None, str]:
 def _warn_skipped(skipped: list[tuple[str, str]], total: int, where) -> None:
     "One warning for all the files left out of `where`: how many, and the first few with their reasons."
     if not skipped: return
-    shown = "; ".join(f"{name} ({why[:80]})" for name, why in skipped[:3])
+    shown = "; ".join(f"{name} ({why if len(why) <= 120 else why[:117] + '...'})" for name, why in skipped[:3])
     more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
     warnings.warn(f"skipped {len(skipped)} of {total} files in {where} that are not readable images: {shown}{more}.",
                   SkippedFilesWarning, stacklevel=3)
@@ -355,25 +355,26 @@ def load_cifar10_folder(root: str | Path, cache: bool = True, cache_dir: str | P
     p_tr, p_te = rng.permutation(len(tr_files)), rng.permutation(len(te_files))
     (x_tr, ok_tr, bad_tr), (x_te, ok_te, bad_te) = _decode_all([tr_files[i] for i in p_tr]), _decode_all([te_files[i] for i in p_te])
     y_tr, y_te = y_tr[p_tr][ok_tr], y_te[p_te][ok_te]
+    skipped = sorted((str(f.relative_to(root)), why) for f, why in tr_other + te_other + bad_tr + bad_te)
+    _warn_skipped(skipped, n_files, root)  # first: it names the files behind the error below
     for split, y in (("train", y_tr), ("test", y_te)):
         missing = [c for c, n in zip(classes, np.bincount(y, minlength=len(classes))) if n == 0]
         if missing: raise DataNotFoundError(f"no readable image of class {', '.join(missing)} in {root / split}: every file there is damaged or not an image.")
-    skipped = sorted((str(f.relative_to(root)), why) for f, why in tr_other + te_other + bad_tr + bad_te)
-    _warn_skipped(skipped, n_files, root)
     data = CIFAR10(x_tr, y_tr, x_te, y_te, classes, f"image folder {root}")
     if cache: _save_cache(cache_file, data, skipped)
     return data
 
 def _save_cache(cache_file: Path, data: CIFAR10, skipped: list[tuple[str, str]] = ()):
     "Write the decoded arrays atomically, so an interrupted write never leaves a broken cache."
+    tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")  # per process: two loads at once do not mix
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
         np.savez(tmp, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test,
                  skipped=np.array(["\t".join(s) for s in skipped], dtype=str))
         os.replace(tmp, cache_file)
         print(f"cifar_nb: cached decoded images in {cache_file} (delete it to rebuild)", file=sys.stderr)
     except OSError as e: print(f"cifar_nb: could not cache decoded images in {cache_file}: {e}", file=sys.stderr)
+    finally: tmp.unlink(missing_ok=True)  # a failed write (full disk) leaves nothing behind
 
 # %% ../nbs/10_data.ipynb #41f99783
 def _load_path(path: Path, cache: bool, verify: bool = True) -> CIFAR10:
@@ -479,10 +480,15 @@ def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[check_labels(y, num_classes)]
 
 # %% ../nbs/10_data.ipynb #36d02ff5
+def _check_pair(x, y) -> None:
+    "Refuse images and labels that are not arrays of the same length."
+    if np.ndim(x) == 0 or np.ndim(y) == 0: raise ValueError(f"expected an array of images and an array of labels, got shapes {np.shape(x)} and {np.shape(y)}.")
+    if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels.")
+
 def split_train_val(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     "Seeded random split into `((x_train, y_train), (x_val, y_val))` with `val_fraction` held out."
     if not 0 < val_fraction < 1: raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}.")
-    if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels.")
+    _check_pair(x, y)
     idx = np.random.default_rng(seed).permutation(len(x))
     n_val = int(round(len(x) * val_fraction))
     val, tr = idx[:n_val], idx[n_val:]
@@ -493,9 +499,13 @@ def random_flip_shift(images, max_shift: int = 4, seed=None):
     "Randomly mirror each image of a batch (N, H, W, C) left-right and shift it by up to `max_shift` pixels (reflect-padded crop)."
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4: raise ValueError(f"expected a batch of images (N, height, width, channels), got shape {images.shape}.")
+    if not (images.dtype.is_integer or images.dtype.is_floating or images.dtype.is_bool):
+        raise ValueError(f"expected images of integers or floats, got {images.dtype.name}.")
     n, h, w = tf.shape(images)[0], images.shape[1], images.shape[2]
-    if not 0 <= max_shift < min(h or max_shift + 1, w or max_shift + 1):  # reflect padding needs the image to be larger
+    if 0 in (h, w, images.shape[3]): raise ValueError(f"images must have at least 1x1 pixels and one channel, got shape {images.shape}.")
+    if not 0 <= max_shift < min(max_shift + 1 if h is None else h, max_shift + 1 if w is None else w):  # reflect padding needs the image to be larger
         raise ValueError(f"max_shift must be between 0 and the image size minus 1, got {max_shift} for {h}x{w} images.")
+    if images.shape[0] == 0: return images  # an empty batch: nothing to flip, and reflect padding refuses empty axes
     if seed is None or isinstance(seed, int):  # a generator: repeatable for an int seed
         rng = tf.random.Generator.from_seed(seed) if seed is not None else tf.random.get_global_generator()
         draw = lambda i, shape, lo=0.0, hi=1.0, dtype=tf.float32: rng.uniform(shape, lo, hi, dtype)
@@ -513,10 +523,12 @@ def random_flip_shift(images, max_shift: int = 4, seed=None):
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 64, shuffle: bool = False, augment: bool = False,
                  num_classes: int = 10, seed: int | None = None, max_shift: int = 4, drop_remainder: bool = False):
     "A `tf.data.Dataset` of (scaled images, one-hot labels) batches, optionally shuffled and augmented (flip + shift)."
-    if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels.")
+    x = np.asarray(x)
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-    scale_images(x[:1])  # validates shape, dtype and labels up front, not mid-epoch
-    ds = tf.data.Dataset.from_tensor_slices((x, check_labels(y, num_classes)))
+    scale_images(x[:1] if x.ndim else x)  # validates shape, dtype and labels up front, not mid-epoch
+    y = check_labels(y, num_classes)  # flattened: Keras's own CIFAR-10 labels have shape (N, 1)
+    _check_pair(x, y)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle: ds = ds.shuffle(max(1, len(x)), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, tf.one_hot(b, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)

@@ -182,9 +182,10 @@ def tanh(x: np.ndarray) -> np.ndarray:
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x, "relu": relu, "leaky_relu": leaky_relu, "sigmoid": sigmoid, "tanh": tanh}
 
-def plot_activations(feature_map: np.ndarray, zs: np.ndarray = np.linspace(-4, 4, 401)) -> "matplotlib.figure.Figure":
-    "The activation functions on `zs`, and one feature map (H, W) before and after ReLU; returns the Figure."
+def plot_activations(feature_map: np.ndarray, zs: np.ndarray | None = None) -> "matplotlib.figure.Figure":
+    "The activation functions on `zs` (default: -4 to 4), and one feature map (H, W) before and after ReLU; returns the Figure."
     import matplotlib.pyplot as plt
+    zs = np.linspace(-4, 4, 401) if zs is None else np.asarray(zs)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), gridspec_kw={"width_ratios": [1.4, 1, 1]}, layout="constrained")
     for name, style in [("relu", "-"), ("leaky_relu", "--"), ("sigmoid", "-"), ("tanh", "-")]:
         axes[0].plot(zs, ACTIVATIONS[name](zs), style, label=name, lw=2)

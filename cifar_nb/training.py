@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -175,6 +176,10 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
         if _is_multiworker(strategy): _prepare_for_multiworker(model)
         settings = _run_settings(model, data, r, seed)
         start = resume_training(model, run_dir, settings) if run_dir is not None else 0
+    info = dict(epochs=r.epochs, batch_size=r.batch_size, source=data.source, recipe=asdict(r))
+    if run_dir is not None:
+        _remove_partial_writes(Path(run_dir))
+        _write_run_info(model, run_dir, data.class_names, **info)  # now: an interrupted run's best.keras can be used too
     cbs = make_callbacks(run_dir, "val_accuracy" if n_val else "accuracy", settings) + list(callbacks or [])
     fit = dict(epochs=r.epochs, initial_epoch=start, callbacks=cbs, verbose=_default_verbose() if verbose is None else verbose)
     with strategy.scope():
@@ -186,7 +191,7 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
             history = model.fit(scale_images(data.x_train), one_hot(data.y_train, n_classes), batch_size=r.batch_size,
                                 validation_split=r.validation_split, **fit)
     if run_dir is not None:
-        save_trained(model, run_dir, data.class_names, epochs=r.epochs, batch_size=r.batch_size, source=data.source, recipe=asdict(r))
+        save_trained(model, run_dir, data.class_names, **info)
         if start: history.history, history.epoch = _read_history(Path(run_dir) / "history.csv"), list(range(r.epochs))
         shutil.rmtree(Path(run_dir) / BACKUP_DIR, ignore_errors=True)  # only now: the final model is saved
     return history
@@ -197,16 +202,29 @@ def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f: os.fsync(f.fileno())  # on disk before the rename, so even a power cut leaves a whole file
+        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
+
+def _remove_partial_writes(run_dir: Path) -> None:
+    "Delete the temporary files `_atomic_write` leaves behind when the process is killed mid-write (`.NAME-XXXXXXXX.EXT`)."
+    for folder in (run_dir, run_dir / BACKUP_DIR):
+        for name in ("model", "best", "run", "metrics", "state", "history", "confusion_matrix"):
+            for f in folder.glob(f".{name}-*"): f.unlink(missing_ok=True)
+
+def _write_run_info(model: keras.Model, run_dir: str | Path, class_names: list[str], **info) -> None:
+    "Write `run_dir/run.json`: the class names, the model's name and `info`."
+    meta = {"class_names": list(class_names), "model": model.name, **info}
+    _atomic_write(Path(run_dir) / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
 
 def save_trained(model: keras.Model, run_dir: str | Path, class_names: list[str], **info) -> Path:
     "Save `model` as `run_dir/model.keras` and its class names (and `info`) as `run_dir/run.json`."
     run_dir = Path(run_dir)
     _atomic_write(run_dir / "model.keras", lambda p: model.save(p))
-    meta = {"class_names": list(class_names), "model": model.name, **info}
-    _atomic_write(run_dir / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+    _write_run_info(model, run_dir, class_names, **info)
     return run_dir
 
 # %% ../nbs/30_training.ipynb #8c4930d5
@@ -222,9 +240,20 @@ def load_trained(run_dir: str | Path, which: str = "final") -> tuple[keras.Model
     if not run_dir.is_dir(): raise RunFolderError(f"run folder {run_dir} does not exist; train a model into it with `cifar_nb train --out {run_dir}`.")
     if not path.is_file() or not meta.is_file():
         raise RunFolderError(f"{run_dir} holds no trained model ({path.name} and run.json are needed); train one with `cifar_nb train --out {run_dir}`.")
+    try:
+        class_names = json.loads(meta.read_text())["class_names"]
+        if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)): raise ValueError("no list of class names")
+    except Exception as e: raise RunFolderError(f"{meta} is damaged ({type(e).__name__}: {e}); retrain the model or restore the file.") from e
+    if not zipfile.is_zipfile(path):  # Keras would call a truncated file "not found"
+        raise RunFolderError(f"{path} is not a readable Keras model: it is not a complete .keras (zip) file ({path.stat().st_size:,} bytes); "
+                             "retrain it or restore it from a backup you trust.")
+    # safe_mode: a .keras file from elsewhere cannot make us run its Python code (Lambda layers, custom objects)
     try: model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as e: raise RunFolderError(f"{path} is not a readable Keras model ({e}); retrain it or restore it from a backup.") from e
-    return model, json.loads(meta.read_text())["class_names"]
+    except Exception as e:
+        why = ("it contains Python code (a Lambda layer or a custom object), and cifar_nb loads models with Keras's safe_mode, "
+               "which never runs code from a file" if "safe_mode" in str(e) else f"{type(e).__name__}: {e}")
+        raise RunFolderError(f"{path} is not a readable Keras model ({why}); retrain it or restore it from a backup you trust.") from e
+    return model, class_names
 
 # %% ../nbs/30_training.ipynb #30359ce1
 def train_or_load(name: str, data: CIFAR10, run_dir: str | Path, recipe: str | Recipe = "tutorial", seed: int | None = 0, **kwargs) -> keras.Model:
@@ -245,7 +274,8 @@ BACKUP_DIR = "backup"  # inside the run folder; deleted when the run finishes
 def _run_settings(model: keras.Model, data: CIFAR10, recipe: Recipe, seed: int | None) -> dict:
     "What a resumed run must share with the interrupted one: model, recipe, seed and a fingerprint of the training data."
     h = hashlib.sha256(np.ascontiguousarray(data.y_train).tobytes())
-    h.update(np.ascontiguousarray(data.x_train[::101]).tobytes())  # every 101st image: quick, and a change of subset or order shows
+    sample = np.linspace(0, len(data.x_train) - 1, min(len(data.x_train), 1000)).astype(int)  # all of a small set, 1,000 of a large one
+    h.update(np.ascontiguousarray(data.x_train[sample]).tobytes())  # quick, and a change of images, subset or order shows
     settings = {"model": model.name, "parameters": int(model.count_params()), "recipe": asdict(recipe), "seed": seed,
                 "train_images": len(data.x_train), "class_names": list(data.class_names), "data": h.hexdigest()[:16]}
     return json.loads(json.dumps(settings))  # exactly as it reads back from state.json

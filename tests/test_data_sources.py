@@ -1,5 +1,6 @@
 """Every way of giving cifar_nb its data, and every way of getting it wrong."""
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,164 @@ def test_load_images_for_prediction(tmp_path):
     assert [f.name for f in files] == ["palette.gif", "photo.jpg"]
     with pytest.raises(D.ImageReadError, match="cannot read image"):
         D.load_images(tmp_path / "readme.md")
+
+
+# ---------------------------------------------------------------- untrusted archives and pickles
+
+class _CreatesFile:
+    """Unpickling this object calls Path.touch: the stand-in for any code a malicious pickle could run."""
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _tar_gz(path, members):
+    """A tar.gz with `members`: (TarInfo, bytes or None) pairs."""
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tar:
+        for info, raw in members:
+            if raw is not None:
+                info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw) if raw is not None else None)
+    return path
+
+
+def _canonical_members(batches, replace=None):
+    """The canonical members as (TarInfo, bytes) pairs, with `replace` = {name: raw bytes} swapped in."""
+    import tarfile
+    replace = replace or {}
+    return [(tarfile.TarInfo(f"cifar-10-batches-py/{name}"), replace.get(name, pickle.dumps(content, protocol=2)))
+            for name, content in batches.items()]
+
+
+def test_archive_member_with_malicious_pickle_runs_no_code(tmp_path, batches):
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps({b"data": _CreatesFile(marker), b"labels": []}, protocol=2)
+    path = _tar_gz(tmp_path / "cifar-10-python.tar.gz", _canonical_members(batches, {"data_batch_2": evil}))
+    with pytest.raises(DataNotFoundError, match=r"data_batch_2 is not a readable CIFAR-10 batch \(refusing to load .*not part of the CIFAR-10 batch format"):
+        load_cifar10(path, verify=False)
+    assert not marker.exists()
+    with pytest.raises(D.DataIntegrityError, match="SHA-256"):  # checked against the official checksum, it is refused before reading
+        load_cifar10(path)
+    assert not marker.exists()
+    pickle.loads(evil)  # plain pickle would have run it: the test can tell the difference
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink", "fifo"])
+def test_archive_with_unsafe_member_is_refused(tmp_path, batches, kind):
+    import tarfile
+    info = tarfile.TarInfo({"dotdot": "cifar-10-batches-py/../../escaped", "absolute": str(tmp_path / "escaped")}.get(kind, "cifar-10-batches-py/data_batch_1x"))
+    raw = b"x"
+    if kind in ("symlink", "hardlink"):
+        info.type, info.linkname, raw = (tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE), "/etc/passwd", None
+    elif kind == "fifo":
+        info.type, raw = tarfile.FIFOTYPE, None
+    path = _tar_gz(tmp_path / "cifar-10-python.tar.gz", _canonical_members(batches) + [(info, raw)])
+    with pytest.raises(D.DataIntegrityError, match="refusing .*is a link or would be written outside the archive's folder"):
+        load_cifar10(path, verify=False)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
+
+
+def test_archive_that_differs_from_the_official_one_by_one_byte(tmp_path, archive, batches, monkeypatch):
+    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))  # pretend the fixture is the official file
+    _check_same(load_cifar10(archive), batches)  # the genuine bytes pass
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    tampered = tmp_path / "cifar-10-python.tar.gz"
+    tampered.write_bytes(bytes(raw))
+    with pytest.raises(D.DataIntegrityError, match="is not the official cifar-10-python.tar.gz: its SHA-256 is [0-9a-f]{64}, expected"):
+        load_cifar10(tampered)
+    with pytest.raises(D.DataIntegrityError, match="SHA-256"):
+        load_cifar10(tmp_path)  # also when given the folder that holds it
+
+
+def test_batch_with_wrong_layout_is_a_clear_error(tmp_path, batches_dir):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for f in batches_dir.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((3, 100), np.uint8), b"labels": [1, 2, 3]}, protocol=2))
+    with pytest.raises(DataNotFoundError, match=r"unexpected batch layout: data \(3, 100\)"):
+        load_cifar10(folder)
+    (folder / "test_batch").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(DataNotFoundError, match="test_batch is not a readable CIFAR-10 batch"):
+        load_cifar10(folder)
+
+
+# ---------------------------------------------------------------- bad images in an image folder
+
+def test_every_image_mode_is_converted_to_rgb(tmp_path):
+    root = make_image_folder(tmp_path / "modes", classes=["a", "b"], n_train=1, n_test=1)
+    a = root / "train" / "a"
+    Image.new("L", (40, 40), 77).save(a / "gray.png")
+    Image.new("LA", (40, 40), (200, 255)).save(a / "gray_alpha.png")
+    Image.new("RGBA", (40, 40), (10, 20, 30, 0)).save(a / "transparent.png")  # fully transparent: white
+    pal = Image.new("P", (40, 40), 1)
+    pal.putpalette([0, 0, 0, 250, 100, 50] + [0] * 762)
+    pal.save(a / "palette.gif")
+    Image.fromarray(np.full((40, 40), 65535, np.uint16)).save(a / "deep16.png")
+    Image.fromarray(np.full((40, 40), 0.5, np.float32)).save(a / "float.tif")
+    Image.new("1", (40, 40), 1).save(a / "bilevel.bmp")
+    Image.new("CMYK", (40, 40), (0, 255, 255, 0)).save(a / "cmyk.jpg", quality=100)  # red in print colours
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is skipped
+        d = load_cifar10(root, cache=False)
+    centre = {tuple(int(v) for v in x[16, 16]) for x in d.x_train}
+    for want in [(77, 77, 77), (200, 200, 200), (255, 255, 255), (250, 100, 50), (128, 128, 128)]:
+        assert want in centre, (want, centre)
+    red = [c for c in centre if c[0] > 240 and c[1] < 15 and c[2] < 15]
+    assert red, "the CMYK image must come out red"
+    assert len(d.x_train) == 2 + 8
+
+
+def test_unreadable_files_are_skipped_with_one_warning_that_counts_them(tmp_path):
+    root = make_image_folder(tmp_path / "bad", classes=["a", "b"], n_train=2, n_test=1)
+    a = root / "train" / "a"
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(a / "whole.jpg")
+    (a / "cut.jpg").write_bytes((a / "whole.jpg").read_bytes()[:300])  # truncated
+    (a / "text.png").write_text("not an image")  # wrong content for its name
+    (a / "empty.png").write_bytes(b"")
+    Image.new("1", (9000, 9000)).save(a / "bomb.png")  # 81 megapixels in a few kB: a decompression bomb
+    (a / "labels.csv").write_text("a,b")  # not an image at all
+    (a / ".DS_Store").write_bytes(b"\0")  # hidden: ignored, not counted
+    (a / "nested").mkdir()  # a folder inside a class folder: ignored
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = load_cifar10(root)
+    skipped = [w for w in caught if issubclass(w.category, D.SkippedFilesWarning)]
+    assert len(skipped) == 1, [str(w.message) for w in caught]
+    assert "skipped 5 of 12 files" in str(skipped[0].message) and "and 2 more" in str(skipped[0].message)
+    assert len(d.x_train) == 5 and len(d.x_test) == 2  # 2 + 2 from make_image_folder, + whole.jpg
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        assert "cached" in load_cifar10(root).source
+    assert [str(w.message) for w in again if issubclass(w.category, D.SkippedFilesWarning)] == [str(skipped[0].message)]
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
+    Image.new("RGB", (300, 200)).save(tmp_path / "big.png")
+    assert D.read_image(tmp_path / "big.png").shape == (32, 32, 3)
+    monkeypatch.setattr(D, "MAX_IMAGE_PIXELS", 300 * 200 - 1)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or pytest.fail("decoded"))
+    with pytest.raises(D.ImageReadError, match="300x200 pixels, more than the 59,999 cifar_nb accepts"):
+        D.read_image(tmp_path / "big.png")
+    assert not decoded
+
+
+def test_class_without_a_single_readable_image(tmp_path):
+    root = make_image_folder(tmp_path / "broken", classes=["a", "b"], n_train=2, n_test=1)
+    for f in (root / "train" / "b").iterdir():
+        f.write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    with pytest.warns(D.SkippedFilesWarning, match="skipped 2 of"), pytest.raises(DataNotFoundError, match="no readable image of class b"):
+        load_cifar10(root)
+
+
+def test_folder_with_a_subset_of_cifar_classes_keeps_its_own_order(tmp_path):
+    root = make_image_folder(tmp_path / "two", classes=["truck", "airplane"], n_train=2, n_test=1)
+    d = load_cifar10(root)
+    assert d.class_names == ["airplane", "truck"] and set(d.y_train.tolist()) == {0, 1}
