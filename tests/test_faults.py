@@ -34,9 +34,16 @@ def tiny(tmp_path_factory):
     return base, env
 
 
+def _default_sigint():
+    """In the child: Ctrl-C's default action. A job started in the background by a shell inherits SIGINT ignored,
+    and Python then installs no KeyboardInterrupt handler, so the test would not see what a user at a terminal sees."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, env) -> subprocess.Popen:
-    """Start the installed `cifar_nb` console script."""
-    return subprocess.Popen(["cifar_nb", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    """Start the installed `cifar_nb` console script, as from a terminal (Ctrl-C not ignored)."""
+    return subprocess.Popen(["cifar_nb", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_sigint)
 
 
 def run(args, env, timeout=300) -> subprocess.CompletedProcess:
