@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .data import one_hot, scale_images
+from .training import nonfinite_weights
 import keras
 import tensorflow as tf
 import numpy as np
@@ -21,6 +22,9 @@ __all__ = ['predict_proba', 'evaluate_model', 'confusion_matrix', 'per_class_met
 def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256, tta: bool = False) -> np.ndarray:
     "Class probabilities (N, classes) for uint8 images (N, 32, 32, 3), averaged with their mirror images when `tta`."
     x = scale_images(x)
+    bad = nonfinite_weights(model)
+    if bad: raise ValueError(f"the model's weights hold NaN or infinity ({', '.join(bad[:3])}), so its predictions would be meaningless; "
+                             "the training that made it diverged: train it again, with a lower learning rate.")
     probs = model.predict(x, batch_size=batch_size, verbose=0)
     if tta: probs = (probs + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
     return probs

@@ -22,11 +22,15 @@ import keras
 import numpy as np
 
 # %% auto #0
-__all__ = ['RECIPES', 'BACKUP_DIR', 'BestCheckpoint', 'TrainingDivergedError', 'StopOnNaN', 'make_callbacks', 'Recipe',
-           'get_recipe', 'make_optimizer', 'enable_determinism', 'train', 'save_trained', 'RunFolderError',
+__all__ = ['RECIPES', 'BACKUP_DIR', 'nonfinite_weights', 'BestCheckpoint', 'TrainingDivergedError', 'StopOnNaN', 'make_callbacks',
+           'Recipe', 'get_recipe', 'make_optimizer', 'enable_determinism', 'train', 'save_trained', 'RunFolderError',
            'load_trained', 'train_or_load', 'read_backup', 'RunBackup', 'resume_training', 'plot_history']
 
 # %% ../nbs/30_training.ipynb #32f97735
+def nonfinite_weights(model: keras.Model) -> list[str]:
+    "The paths of `model`'s variables (kernels, biases, batch-norm statistics) that hold NaN or infinity; empty if none do."
+    return [v.path for v in model.weights if not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
+
 class BestCheckpoint(keras.callbacks.Callback):
     "Save the model to `path` whenever `monitor` reaches a new maximum, atomically (temporary file, then rename)."
     def __init__(self, path: str | Path, monitor: str = "val_accuracy", best: float | None = None):
@@ -36,14 +40,15 @@ class BestCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None or not np.isfinite(value) or value <= self.best: return
+        if nonfinite_weights(self.model): return  # a NaN weight can hide behind a finite accuracy: never save it
         self.best = float(value)
         _atomic_write(self.path, self.model.save)
 
 class TrainingDivergedError(ArithmeticError):
-    "Training stopped because the loss became NaN or infinite."
+    "Training stopped because the loss or the weights became NaN or infinite."
 
 class StopOnNaN(keras.callbacks.Callback):
-    "Raise `TrainingDivergedError` at the first batch whose loss is NaN or infinite, before the epoch is logged or saved."
+    "Raise `TrainingDivergedError` at the first batch whose loss is not finite, or at the end of an epoch whose weights are not, before that epoch is logged or saved."
     def __init__(self, run_dir: str | Path | None = None):
         super().__init__()
         self.run_dir, self.epoch = run_dir, 0
@@ -52,23 +57,36 @@ class StopOnNaN(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or np.isfinite(float(loss)): return
+        if loss is not None and not np.isfinite(float(loss)):
+            self._stop(f"the loss became {float(loss)} in epoch {self.epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Some CPUs' ReLU turns NaN into 0, so NaN weights can leave the loss finite: look at the weights themselves
+        bad = nonfinite_weights(self.model)
+        if bad: self._stop(f"the weights became NaN or infinite in epoch {epoch + 1} ({_listed(bad)}) while the loss stayed finite")
+
+    def _stop(self, what: str):
         kept = ""
         if self.run_dir is not None:  # Keras's TerminateOnNaN would finish the epoch and log and save its NaNs
             state, best = read_backup(self.run_dir), (Path(self.run_dir) / "best.keras").exists()
             kept = (f" Kept in {self.run_dir}: " + ("best.keras (the best model so far), " if best else "")
                     + (f"the backup of epoch {state['epoch']}" if state else "no backup (no epoch was completed)")
                     + "; no model.keras was written.")
-        raise TrainingDivergedError(f"training diverged: the loss became {float(loss)} in epoch {self.epoch + 1}, batch {batch + 1}.{kept} "
+        raise TrainingDivergedError(f"training diverged: {what}.{kept} "
                                     "Try a lower learning rate or another recipe, and check the data for extreme values.")
 
+def _listed(names: list[str], most: int = 3) -> str:
+    "Up to `most` of `names`, comma-separated, with how many more there are."
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
 def make_callbacks(run_dir: str | Path | None = None, monitor: str = "val_accuracy", settings: dict | None = None) -> list[keras.callbacks.Callback]:
-    "Callbacks that stop on a NaN loss, log each epoch to `run_dir/history.csv`, keep the best model in `run_dir/best.keras` and, given the run's `settings`, back the run up for resuming."
+    "Callbacks that stop on a NaN loss or NaN weights, log each epoch to `run_dir/history.csv`, keep the best model in `run_dir/best.keras` and, given the run's `settings`, back the run up for resuming."
     if run_dir is None: return [StopOnNaN()]
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     state = read_backup(run_dir) if settings is not None else None
     _trim_history(run_dir / "history.csv", state["epoch"] if state else 0)
     best = BestCheckpoint(run_dir / "best.keras", monitor, best=state["best"] if state else None)
+    # StopOnNaN first: Keras calls callbacks in order, so it runs before anything is logged or saved
     cbs = [StopOnNaN(run_dir), keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True), best]
     return cbs + ([RunBackup(run_dir, settings, best)] if settings is not None else [])
 
@@ -165,6 +183,7 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
     n_classes = len(data.class_names)
     if model.output_shape[-1] != n_classes:
         raise ValueError(f"the model predicts {model.output_shape[-1]} classes but the data has {n_classes}; build it with num_classes={n_classes}.")
+    scale_images(data.x_train[:1])  # uint8 images, so no NaN can come in: refused here, before anything is written
     n_val = int(len(data.x_train) * r.validation_split)
     x_tr, y_tr = data.x_train[:len(data.x_train) - n_val], data.y_train[:len(data.x_train) - n_val]
     if _needs_whitening(model): init_whitening(model, x_tr)
@@ -223,6 +242,9 @@ def _write_run_info(model: keras.Model, run_dir: str | Path, class_names: list[s
 def save_trained(model: keras.Model, run_dir: str | Path, class_names: list[str], **info) -> Path:
     "Save `model` as `run_dir/model.keras` and its class names (and `info`) as `run_dir/run.json`."
     run_dir = Path(run_dir)
+    bad = nonfinite_weights(model)
+    if bad: raise ValueError(f"refusing to save a model whose weights hold NaN or infinity ({_listed(bad)}): its predictions would be "
+                             "meaningless. Train it again, with a lower learning rate if it diverged.")
     _atomic_write(run_dir / "model.keras", lambda p: model.save(p))
     _write_run_info(model, run_dir, class_names, **info)
     return run_dir
@@ -253,6 +275,9 @@ def load_trained(run_dir: str | Path, which: str = "final") -> tuple[keras.Model
         why = ("it contains Python code (a Lambda layer or a custom object), and cifar_nb loads models with Keras's safe_mode, "
                "which never runs code from a file" if "safe_mode" in str(e) else f"{type(e).__name__}: {e}")
         raise RunFolderError(f"{path} is not a readable Keras model ({why}); retrain it or restore it from a backup you trust.") from e
+    bad = nonfinite_weights(model)
+    if bad: raise RunFolderError(f"{path} holds NaN or infinite weights ({_listed(bad)}), so every prediction it made would be "
+                                 "meaningless; the run that wrote it diverged. Train it again (a lower learning rate may help).")
     return model, class_names
 
 # %% ../nbs/30_training.ipynb #30359ce1
@@ -301,7 +326,7 @@ class RunBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         values = [float(v) for v in (logs or {}).values() if np.ndim(v) == 0]
-        if not np.all(np.isfinite(values)) or not all(np.isfinite(w).all() for w in self.model.get_weights()):
+        if not np.all(np.isfinite(values)) or nonfinite_weights(self.model):
             return  # never replace the last good backup by a broken model
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
