@@ -6,36 +6,40 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .data import CIFAR10, take_subset
-from .models import count_flops, get_model, resolve_precision
-from .training import get_recipe, train, _atomic_write
+from .data import CIFAR10, epoch_batches, make_dataset, take_subset
+from .models import count_flops, cpu_name, get_model, resolve_precision
+from .training import Recipe, atomic_write, get_recipe, make_optimizer, train
 from .evaluation import predict_proba
 import keras
 import numpy as np
 import pandas as pd
+from keras import layers
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'RUNGS', 'EpochBenchmark', 'BenchResult', 'run_rung', 'benchmark_table', 'plot_accuracy_vs_time',
-           'save_results', 'load_results', 'run_benchmark', 'training_throughput', 'compare_throughput']
+__all__ = ['THRESHOLDS', 'RUNGS', 'LARGE_RUNG', 'ABLATIONS', 'EpochBenchmark', 'BenchResult', 'run_rung', 'benchmark_table',
+           'plot_accuracy_vs_time', 'machine_info', 'data_description', 'save_results', 'load_results', 'Rung',
+           'run_benchmark', 'training_throughput', 'compare_throughput', 'profile_step', 'ablation_rungs',
+           'ablation_table']
 
 # %% ../nbs/80_bench.ipynb #498e5aee
 class EpochBenchmark(keras.callbacks.Callback):
     "Callback recording, after every epoch, the cumulative training time and the test accuracy (measured off the clock)."
-    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, tta: bool = False):
+    def __init__(self, x_test: np.ndarray, y_test: np.ndarray):
         super().__init__()
-        self.x_test, self.y_test, self.tta = x_test, np.ravel(y_test), tta
+        self.x_test, self.y_test = x_test, np.ravel(y_test)
         self.train_seconds, self.test_accuracy, self.eval_seconds = [], [], 0.0
     def on_epoch_begin(self, epoch, logs=None): self._start = time.perf_counter()
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
         self.train_seconds.append((self.train_seconds[-1] if self.train_seconds else 0.0) + elapsed)
         t = time.perf_counter()
-        acc = float(np.mean(predict_proba(self.model, self.x_test, tta=self.tta).argmax(1) == self.y_test))
+        acc = float(np.mean(predict_proba(self.model, self.x_test).argmax(1) == self.y_test))
         self.eval_seconds += time.perf_counter() - t
         self.test_accuracy.append(acc)
         if logs is not None: logs["test_accuracy"] = acc
@@ -55,91 +59,144 @@ class BenchResult:
     precision: str
     train_images: int
     train_seconds: list[float] = field(default_factory=list)   # cumulative, after each epoch
-    test_accuracy: list[float] = field(default_factory=list)   # after each epoch
+    test_accuracy: list[float] = field(default_factory=list)   # after each epoch, without test-time augmentation
     train_images_per_s: float = 0.0
     inference_images_per_s: float = 0.0
     wall_seconds: float = 0.0
+    tta: str = "none"                                            # the recipe's test-time augmentation ...
+    tta_accuracy: float | None = None                            # ... and the final accuracy with it
+
+    @property
+    def final_accuracy(self) -> float:
+        "The accuracy the rung ends with: with its test-time augmentation where it has one."
+        return self.test_accuracy[-1] if self.tta_accuracy is None else self.tta_accuracy
 
     def time_to(self, target: float) -> float | None:
-        "Training seconds until test accuracy first reached `target`, or None if it never did."
-        return next((t for t, a in zip(self.train_seconds, self.test_accuracy) if a >= target), None)
+        "Training seconds until test accuracy first reached `target` (the final one with TTA counts), or None if it never did."
+        points = list(zip(self.train_seconds, self.test_accuracy)) + [(self.train_seconds[-1], self.final_accuracy)]
+        return next((t for t, a in points if a >= target), None)
+
+    @property
+    def gflops_per_s(self) -> float:
+        "Arithmetic done per second of training: forward and backward passes, about 3× the forward FLOPs per image."
+        return 3 * self.mflops_per_image * self.train_images_per_s / 1000
 
 # %% ../nbs/80_bench.ipynb #c877a1f1
-def run_rung(model_name: str, recipe: str, data: CIFAR10, epochs: int | None = None, seed: int = 0, verbose: int = 0) -> BenchResult:
-    "Train `model_name` from scratch with `recipe` on `data`, measuring time and test accuracy after every epoch."
+def run_rung(model_name: str, recipe: str | Recipe, data: CIFAR10, epochs: int | None = None, seed: int = 0, verbose: int = 0,
+             name: str | None = None, **model_kwargs) -> BenchResult:
+    "Train `model_name` (built with `model_kwargs`) from scratch with `recipe` on `data`, measuring time and test accuracy after every epoch."
     r = get_recipe(recipe)
     epochs = epochs or r.epochs
     precision = resolve_precision(r.precision)
     start = time.perf_counter()
-    model = get_model(model_name, seed=seed, precision=precision, num_classes=len(data.class_names))
-    bench = EpochBenchmark(data.x_test, data.y_test, tta=r.tta)
+    model = get_model(model_name, seed=seed, precision=precision, num_classes=len(data.class_names), **model_kwargs)
+    bench = EpochBenchmark(data.x_test, data.y_test)
     train(model, data, epochs=epochs, recipe=r, seed=seed, verbose=verbose, callbacks=[bench])
-    n_train = int(len(data.x_train) * (1 - r.validation_split))
+    n_train = len(data.x_train) - int(len(data.x_train) * r.validation_split)
+    if r.flip == "alternating" and r.augment: n_train -= n_train % r.batch_size  # whole batches only
     t = time.perf_counter()
-    predict_proba(model, data.x_test, tta=r.tta)
+    probs = predict_proba(model, data.x_test, tta=r.tta)
     infer_seconds = time.perf_counter() - t
-    name = f"{model_name} + {r.name}" + ("" if epochs == r.epochs else f" ({epochs} epoch{'s' * (epochs != 1)})")
+    tta = "none" if r.tta in (False, None, "none") else ("flip" if r.tta is True else r.tta)
+    views = {"none": 1, "flip": 2, "multicrop": 6}[tta]
+    name = name or f"{model_name} + {r.name}" + ("" if epochs == r.epochs else f" ({epochs} epoch{'s' * (epochs != 1)})")
     return BenchResult(name, model_name, r.name, epochs, model.count_params(), count_flops(model) / 1e6,
                        precision, n_train, bench.train_seconds, bench.test_accuracy,
                        train_images_per_s=n_train * epochs / bench.train_seconds[-1],
-                       inference_images_per_s=len(data.x_test) / infer_seconds, wall_seconds=time.perf_counter() - start)
+                       inference_images_per_s=views * len(data.x_test) / infer_seconds, wall_seconds=time.perf_counter() - start,
+                       tta=tta, tta_accuracy=None if tta == "none" else float(np.mean(probs.argmax(1) == np.ravel(data.y_test))))
 
 # %% ../nbs/80_bench.ipynb #90e8e235
 def benchmark_table(results: list[BenchResult]) -> pd.DataFrame:
-    "One row per rung: size, speed, final accuracy and training seconds to reach each of `THRESHOLDS`."
+    "One row per rung: size, speed, final accuracy and training seconds to reach each of `THRESHOLDS` (empty: never reached)."
     rows = []
     for r in results:
         row = {"rung": r.name, "params": r.parameters, "MFLOPs/img": round(r.mflops_per_image, 1), "precision": r.precision,
-               "epochs": r.epochs, "train img/s": round(r.train_images_per_s), "infer img/s": round(r.inference_images_per_s),
-               "train s": round(r.train_seconds[-1], 1), "wall s": round(r.wall_seconds, 1), "test acc": round(r.test_accuracy[-1], 4)}
+               "epochs": r.epochs, "train img/s": round(r.train_images_per_s), "GFLOP/s": round(r.gflops_per_s, 1),
+               "train s": round(r.train_seconds[-1], 1), "wall s": round(r.wall_seconds, 1),
+               "test acc": round(r.test_accuracy[-1], 4), "TTA": r.tta, "with TTA": None if r.tta_accuracy is None else round(r.tta_accuracy, 4)}
         for t in THRESHOLDS:
             s = r.time_to(t)
             row[f"s to {t:.0%}"] = None if s is None else round(s, 1)
         rows.append(row)
-    return pd.DataFrame(rows).set_index("rung")
+    return pd.DataFrame(rows).set_index("rung").astype(object).where(lambda df: df.notna(), "")
 
 def plot_accuracy_vs_time(results: list[BenchResult]):
-    "Test accuracy after each epoch against cumulative training time, one line per rung; returns the Figure."
+    "Test accuracy after each epoch against cumulative training time, one line per rung (a star: with TTA); returns the Figure."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 5))
-    for r in results: ax.plot(r.train_seconds, r.test_accuracy, "o-", ms=4, label=r.name)
+    for r in results:
+        line, = ax.plot(r.train_seconds, r.test_accuracy, "o-", ms=4, label=r.name)
+        if r.tta_accuracy is not None: ax.plot(r.train_seconds[-1], r.tta_accuracy, "*", ms=11, color=line.get_color())
     for t in THRESHOLDS: ax.axhline(t, color="grey", lw=0.7, ls=":")
     ax.set_xlabel("training time (s)"); ax.set_ylabel("test accuracy"); ax.set_title("Test accuracy vs training time (same CPU, one run)")
-    ax.set_xscale("log"); ax.legend(); ax.grid(alpha=0.3, which="both")
+    ax.set_xscale("log"); ax.legend(fontsize=8); ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
 
 # %% ../nbs/80_bench.ipynb #0a6ba580
-def save_results(results: list[BenchResult], path: str | Path) -> Path:
-    "Write the benchmark results and the machine they ran on as JSON."
+def machine_info() -> dict:
+    "The machine and software a measurement ran on: CPU model, the flags that matter for speed, cores, library versions."
+    import tensorflow as tf
+    try: flags = set(next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split(":")[1].split())
+    except (OSError, StopIteration): flags = set()
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"}),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+            "gpu": [d.name for d in tf.config.list_physical_devices("GPU")]}
+
+def data_description(data: CIFAR10) -> str:
+    "Which copy of CIFAR-10 `data` is, without this machine's paths: its kind, the name of its file or folder, its size."
+    import re
+    m = re.match(r"(archive|batches folder|image folder) (\S+)", data.source)
+    where = f"{m.group(1)} {Path(m.group(2)).name}" if m else data.source.split(" ")[0]
+    return f"{where}: {len(data.x_train):,} training and {len(data.x_test):,} test images"
+
+def save_results(results: list[BenchResult], path: str | Path, **extra) -> Path:
+    "Write the benchmark results, the machine they ran on and any `extra` (e.g. a profile) as JSON."
     path = Path(path)
-    payload = {"machine": {"platform": platform.platform(), "processor": platform.processor(), "python": platform.python_version(),
-                           "keras": keras.__version__}, "results": [asdict(r) for r in results]}
-    _atomic_write(path, lambda p: Path(p).write_text(json.dumps(payload, indent=2)))
+    payload = {"machine": machine_info(), **extra, "results": [asdict(r) for r in results]}
+    atomic_write(path, lambda p: Path(p).write_text(json.dumps(payload, indent=2, default=str)))
     return path
 
 def load_results(path: str | Path) -> list[BenchResult]:
     "Read results written by `save_results`."
-    return [BenchResult(**r) for r in json.loads(Path(path).read_text())["results"]]
+    fields = set(BenchResult.__dataclass_fields__)
+    return [BenchResult(**{k: v for k, v in r.items() if k in fields}) for r in json.loads(Path(path).read_text())["results"]]
 
 # %% ../nbs/80_bench.ipynb #e37d9746
-RUNGS: list[tuple[str, str, int | None]] = [   # (model, recipe, epochs; None = the recipe's)
-    ("baseline", "tutorial", None),
-    ("baseline_bn", "augment", 10),
-    ("fast_tiny", "fast", 8),
-    ("fast_small", "fast", 8),
-]  # sized so that the whole ladder runs in under an hour on a 2-core CPU; `fast` at full width needs a GPU or patience
+@dataclass(frozen=True)
+class Rung:
+    "One rung of the benchmark ladder: a registry model (with `model_kwargs`), a recipe (with `changes`), a name."
+    name: str
+    model: str
+    recipe: str
+    epochs: int | None = None            # None: the recipe's
+    changes: dict = field(default_factory=dict)        # Recipe fields to override
+    model_kwargs: dict = field(default_factory=dict)   # passed to the model's builder
 
-def run_benchmark(data: CIFAR10, rungs: list[tuple[str, str, int | None]] = RUNGS, out: str | Path | None = None,
-                  verbose: int = 0) -> list[BenchResult]:
-    "Run every rung in turn on the same data, printing a line per rung; save JSON to `out` if given."
+    def run(self, data: CIFAR10, seed: int = 0, verbose: int = 0) -> BenchResult:
+        "Train this rung from scratch on `data` and measure it."
+        recipe = replace(get_recipe(self.recipe), **self.changes)
+        return run_rung(self.model, recipe, data, self.epochs, seed, verbose, name=self.name, **self.model_kwargs)
+
+RUNGS: list[Rung] = [
+    Rung("tutorial", "baseline", "tutorial"),              # the reference: the classic example, 20 epochs
+    Rung("short", "fast_tiny", "short"),                   # to 68% as fast as possible
+    Rung("airbench94", "fast", "fast"),                    # airbench94's network and recipe
+]
+LARGE_RUNG = Rung("airbench95", "fast_large", "large")    # widths 128/384/384, 15 epochs: hours on a CPU without fast bfloat16
+
+def run_benchmark(data: CIFAR10, rungs: list[Rung] = RUNGS, out: str | Path | None = None, verbose: int = 0, **extra) -> list[BenchResult]:
+    "Run every rung in turn on the same data, printing a line per rung; save JSON (with `extra`) to `out` if given."
     results = []
-    for model_name, recipe, epochs in rungs:
-        results.append(run_rung(model_name, recipe, data, epochs, verbose=verbose))
+    for rung in rungs:
+        results.append(rung.run(data, verbose=verbose))
         r = results[-1]
-        print(f"{r.name:>26}: test accuracy {r.test_accuracy[-1]:.4f} after {r.epochs} epochs, {r.train_seconds[-1]:.0f} s training, "
+        tta = "" if r.tta_accuracy is None else f" ({r.tta_accuracy:.4f} with {r.tta} TTA)"
+        print(f"{r.name:>14}: test accuracy {r.test_accuracy[-1]:.4f}{tta} after {r.epochs} epochs, {r.train_seconds[-1]:.0f} s training, "
               f"{r.train_images_per_s:.0f} images/s", flush=True)
-        if out: save_results(results, out)  # keep what finished if a later rung is interrupted
+        if out: save_results(results, out, **extra)  # keep what finished if a later rung is interrupted
     return results
 
 # %% ../nbs/80_bench.ipynb #06416be4
@@ -163,3 +220,94 @@ def compare_throughput(model_name: str, settings: list[tuple[str, bool]] | None 
     df = pd.DataFrame(rows)
     df["vs float32"] = (df["train img/s"] / df["train img/s"].iloc[0]).round(2)
     return df
+
+# %% ../nbs/80_bench.ipynb #0adf86a2
+_KINDS = {layers.Conv2D: "convolution", layers.BatchNormalization: "batch norm", layers.Activation: "activation",
+          layers.ReLU: "activation", layers.MaxPooling2D: "pooling", layers.GlobalMaxPooling2D: "pooling", layers.Dense: "dense"}
+
+def _seconds(fn, steps: int, warmup: int = 2) -> float:
+    "Mean seconds per call of `fn` after `warmup` calls (which absorb tracing)."
+    for _ in range(warmup): fn()
+    start = time.perf_counter()
+    for _ in range(steps): fn()
+    return (time.perf_counter() - start) / steps
+
+def _layer_seconds(layer, batch_size: int, steps: int) -> tuple[float, float]:
+    "Forward and backward seconds of `layer` alone, in training mode, on random inputs of its real shape."
+    import tensorflow as tf
+    x = tf.random.stateless_uniform((batch_size, *layer.input.shape[1:]), (0, 1), dtype=layer.compute_dtype)
+    forward = tf.function(lambda: layer(x, training=True))
+    @tf.function
+    def both():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.cast(layer(x, training=True), tf.float32))
+        return tape.gradient(y, [x, *layer.trainable_variables])
+    f = _seconds(forward, steps)
+    return f, max(0.0, _seconds(both, steps) - f)
+
+def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int | None = None, precision: str | None = None,
+                 steps: int = 3, **model_kwargs) -> pd.DataFrame:
+    "Milliseconds per training step of `model_name` by part: each layer type timed alone, the optimizer, the data pipeline, and the whole step."
+    import tensorflow as tf
+    r = get_recipe(recipe)
+    batch_size, precision = batch_size or r.batch_size, resolve_precision(precision or r.precision)
+    model = get_model(model_name, seed=0, precision=precision, **model_kwargs)
+    rows = {}
+    for layer in model.layers:
+        kind = next((k for t, k in _KINDS.items() if isinstance(layer, t)), None)
+        if kind is None: continue  # the input, normalisation and rescaling: a few element-wise operations
+        f, b = _layer_seconds(layer, batch_size, steps)
+        row = rows.setdefault(kind, {"forward ms": 0.0, "backward ms": 0.0, "GFLOP": 0.0})
+        row["forward ms"] += 1000 * f; row["backward ms"] += 1000 * b
+        if kind == "convolution": row["GFLOP"] += count_flops(keras.Model(layer.input, layer.output)) * batch_size / 1e9
+    opt = make_optimizer(replace(r, batch_size=batch_size), total_steps=100)
+    grads = [tf.ones_like(v) * 1e-3 for v in model.trainable_variables]
+    opt.build(model.trainable_variables)
+    rows["optimizer update"] = {"forward ms": 1000 * _seconds(tf.function(lambda: opt.apply(grads, model.trainable_variables)), steps)}
+    x = np.random.default_rng(0).integers(0, 256, (4 * batch_size, 32, 32, 3), np.uint8)
+    batches = epoch_batches(x, np.arange(len(x)) % 10, batch_size, 4) if r.flip == "alternating" else \
+              make_dataset(x, np.arange(len(x)) % 10, batch_size, shuffle=True, augment=r.augment, seed=0).repeat()
+    it = iter(batches)
+    rows["augmentation and input pipeline"] = {"forward ms": 1000 * _seconds(lambda: next(it), 2, warmup=1)}
+    model.compile(opt, keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing))
+    xb, yb = next(iter(epoch_batches(x, np.arange(len(x)) % 10, batch_size, 1)))
+    whole = 1000 * _seconds(lambda: model.train_on_batch(xb, yb), steps)
+    df = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
+    df["total ms"] = df["forward ms"] + df["backward ms"]
+    df.loc["sum of the parts"] = df.sum()
+    df.loc["whole training step (fit)"] = {"total ms": whole}
+    df["share of the step"] = (df["total ms"] / whole).round(3)
+    df["GFLOP/s"] = np.nan
+    df.loc["convolution", "GFLOP/s"] = 3 * df.loc["convolution", "GFLOP"] / (df.loc["convolution", "total ms"] / 1000)  # backward ≈ 2 forwards
+    return df.drop(columns="GFLOP").round({"forward ms": 1, "backward ms": 1, "total ms": 1, "share of the step": 3, "GFLOP/s": 1})
+
+# %% ../nbs/80_bench.ipynb #7a9fae9b
+ABLATIONS: dict[str, dict] = {  # each ingredient of the fast recipe taken away in turn: Recipe fields, or model settings
+    "all of airbench94's recipe": {},
+    "no 64× learning rate for batch-norm shifts": {"bias_lr_scale": 1.0},
+    "whitening bias never trained": {"whiten_bias_epochs": 0},
+    "no lookahead": {"lookahead": 0},
+    "random flips, not alternating": {"flip": "random"},
+    "ReLU, not GELU": {"model_kwargs": {"activation": "relu"}},
+    "batches of 512, not 1,024": {"batch_size": 512},
+    "no label smoothing": {"label_smoothing": 0.0},
+}
+
+def ablation_rungs(model: str = "fast", recipe: str = "fast", epochs: int | None = None, ablations: dict[str, dict] = ABLATIONS,
+                   **model_kwargs) -> list[Rung]:
+    "One rung per entry of `ablations`: `model` trained with `recipe`, minus one ingredient."
+    rungs = []
+    for name, change in ablations.items():
+        change = dict(change)
+        kwargs = {**model_kwargs, **change.pop("model_kwargs", {})}
+        rungs.append(Rung(name, model, recipe, epochs, change, kwargs))
+    return rungs
+
+def ablation_table(results: list[BenchResult], target: float) -> pd.DataFrame:
+    "Final accuracy (with and without TTA) and time to `target` of each ablation, beside the first (full) one."
+    full = results[0]
+    rows = [{"taken away": r.name, "test acc": round(r.test_accuracy[-1], 4), "with TTA": round(r.final_accuracy, 4),
+             "vs all": f"{r.final_accuracy - full.final_accuracy:+.4f}", "train s": round(r.train_seconds[-1]),
+             f"s to {target:.1%}": "" if r.time_to(target) is None else round(r.time_to(target))} for r in results]
+    return pd.DataFrame(rows).set_index("taken away")

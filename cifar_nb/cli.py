@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `cifar_nb train`")
     e.add_argument("--data", metavar="PATH", help=data_help)
     e.add_argument("--checkpoint", choices=["final", "best"], default="final", help="evaluate the final model or the best checkpoint (default: final)")
-    e.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None, help="average predictions over each image and its mirror image (default: as the run's recipe)")
+    e.add_argument("--tta", choices=["none", "flip", "multicrop"], help="test-time augmentation: average predictions over each image's mirror image (flip) and 1-pixel shifts (multicrop) (default: as the run's recipe)")
 
     r = sub.add_parser("predict", help="classify image files with a trained run",
                        description="Print the most probable classes for each image (PNG, JPEG, ...; any size, resized to 32x32).")
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="train the model ladder side by side and compare speed and accuracy",
                        description="Train each rung (model + recipe) from scratch on the same data; print a table, write bench.json and accuracy_vs_time.png.")
-    b.add_argument("--rung", action="append", metavar="MODEL:RECIPE[:EPOCHS]", help="a rung to run (repeatable; default: the whole ladder)")
+    b.add_argument("--rung", action="append", metavar="RUNG", help="a rung to run: tutorial, short, airbench94, airbench95, or MODEL:RECIPE[:EPOCHS] (repeatable; default: tutorial, short and airbench94)")
     b.add_argument("--data", metavar="PATH", help=data_help)
     b.add_argument("--out", metavar="DIR", default="runs/bench", help="folder for bench.json and the figure (default: runs/bench)")
     b.add_argument("--subset", type=_positive_int, metavar="N", help="train on the first N training images only")
@@ -93,15 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/90_cli.ipynb #eef8081f
 def _write_json(path: Path, obj: dict):
     "Write `obj` as indented JSON, atomically."
-    from cifar_nb.training import _atomic_write
-    _atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2)))
+    from cifar_nb.training import atomic_write
+    atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2)))
 
 def _save_figure(fig, path: Path):
     "Save a figure for the run folder, atomically, and close it, so it is not also shown when called from a notebook."
     import matplotlib.pyplot as plt
-    from cifar_nb.training import _atomic_write
-    try: _atomic_write(path, lambda p: fig.savefig(p, dpi=100))
+    from cifar_nb.training import atomic_write
+    try: atomic_write(path, lambda p: fig.savefig(p, dpi=100))
     finally: plt.close(fig)
+
+def _run_tta(run_dir: Path) -> bool | str:
+    "The test-time augmentation of the recipe a run folder was trained with."
+    return json.loads((run_dir / "run.json").read_text()).get("recipe", {}).get("tta", False)
+
+def _tta_note(tta: bool | str) -> str:
+    "', flip TTA' or ', multicrop TTA' for a printed result, or nothing without test-time augmentation."
+    return "" if tta in (False, None, "none") else f", {'flip' if tta is True else tta} TTA"
 
 def cmd_train(args: argparse.Namespace) -> int:
     "Train `args.model` into a run folder, then print its test accuracy."
@@ -131,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"with the {recipe.name} recipe for {args.epochs or recipe.epochs} epochs; run folder: {out}", flush=True)
     if args.strategy != "default":
         print(f"{args.strategy} strategy: {replicas} replicas, global batch {batch_size or recipe.batch_size}, "
-              f"learning rate {recipe.learning_rate:g} (× {replicas}, linear scaling rule)", flush=True)
+              f"learning rate {recipe.learning_rate:g} " + ("(per example of a summed loss: unchanged)" if recipe.loss == "sum" else f"(× {replicas}, linear scaling rule)"), flush=True)
     t0 = time.perf_counter()
     history = train(model, data, epochs=args.epochs, batch_size=batch_size, validation_split=args.validation_split,
                     run_dir=worker_run_dir(out, strategy), seed=args.seed, recipe=recipe, deterministic=args.deterministic)
@@ -141,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _save_figure(plot_history(history), out / "history.png")
     scores = evaluate_model(model, data.x_test, data.y_test, tta=recipe.tta)
     _write_json(out / "metrics.json", {**scores, "checkpoint": "final", "tta": recipe.tta, "train_seconds": round(seconds, 1), "test_images": len(data.x_test)})
-    print(f"trained in {seconds:.0f} s\ntest accuracy: {scores['accuracy']:.4f}  (test loss {scores['loss']:.4f}, {len(data.x_test):,} images{', flip TTA' if recipe.tta else ''})")
+    print(f"trained in {seconds:.0f} s\ntest accuracy: {scores['accuracy']:.4f}  (test loss {scores['loss']:.4f}, {len(data.x_test):,} images{_tta_note(recipe.tta)})")
     return 0
 
 # %% ../nbs/90_cli.ipynb #1123e7d9
@@ -155,11 +163,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = load_cifar10(args.data)
     if list(data.class_names) != list(class_names):
         raise ValueError(f"the model was trained on classes {class_names} but the data has {data.class_names}.")
-    tta = args.tta if args.tta is not None else json.loads((run_dir / "run.json").read_text()).get("recipe", {}).get("tta", False)
+    tta = args.tta or _run_tta(run_dir)
     rep = evaluation_report(model, data.x_test, data.y_test, class_names, tta=tta)
     print(f"data: {data.source}\nmodel: {run_dir / ('model.keras' if args.checkpoint == 'final' else 'best.keras')}")
     print(f"test accuracy: {rep['accuracy']:.4f}   top-3 accuracy: {rep['top3_accuracy']:.4f}   test loss: {rep['loss']:.4f}   "
-          f"({len(data.y_test):,} images{', flip TTA' if tta else ''})\n")
+          f"({len(data.y_test):,} images{_tta_note(tta)})\n")
     print(rep["per_class"].round(3).to_string())
     _save_figure(plot_confusion_matrix(rep["confusion_matrix"], class_names), run_dir / "confusion_matrix.png")
     _write_json(run_dir / "metrics.json", {"loss": rep["loss"], "accuracy": rep["accuracy"], "top3_accuracy": rep["top3_accuracy"],
@@ -175,7 +183,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from cifar_nb.training import load_trained
     from cifar_nb.evaluation import predict_proba
     model, class_names = load_trained(args.run_dir, args.checkpoint)
-    tta = json.loads((Path(args.run_dir) / "run.json").read_text()).get("recipe", {}).get("tta", False)
+    tta = _run_tta(Path(args.run_dir))
     x, files = load_images(args.images)
     probs = predict_proba(model, x, tta=tta)
     k = min(args.top, len(class_names))
@@ -185,27 +193,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #3b8d3561
-def _parse_rung(text: str) -> tuple[str, str, int | None]:
-    "Parse MODEL:RECIPE[:EPOCHS], checking the names before anything trains."
+def _parse_rung(text: str):
+    "A named rung of the ladder (tutorial, short, airbench94, airbench95), or MODEL:RECIPE[:EPOCHS], checked before anything trains."
+    from cifar_nb.bench import LARGE_RUNG, RUNGS, Rung
     from cifar_nb.models import MODELS, UnknownModelError
     from cifar_nb.training import get_recipe
+    named = {r.name: r for r in [*RUNGS, LARGE_RUNG]}
+    if text in named: return named[text]
     parts = text.split(":")
-    if len(parts) not in (2, 3): raise ValueError(f"--rung {text!r}: expected MODEL:RECIPE or MODEL:RECIPE:EPOCHS, e.g. fast:fast:10.")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--rung {text!r}: expected one of {', '.join(named)}, or MODEL:RECIPE or MODEL:RECIPE:EPOCHS, e.g. fast:fast:10.")
     if parts[0] not in MODELS: raise UnknownModelError(f"--rung {text!r}: unknown model {parts[0]!r}; known models: {', '.join(sorted(MODELS))}.")
     get_recipe(parts[1])
     if len(parts) == 3 and not (parts[2].isdigit() and int(parts[2]) > 0): raise ValueError(f"--rung {text!r}: EPOCHS must be a positive whole number.")
-    return parts[0], parts[1], int(parts[2]) if len(parts) == 3 else None
+    return Rung(text, parts[0], parts[1], int(parts[2]) if len(parts) == 3 else None)
 
 def cmd_bench(args: argparse.Namespace) -> int:
     "Run the benchmark ladder; print the table; write bench.json and accuracy_vs_time.png into --out."
-    from cifar_nb.bench import RUNGS, benchmark_table, plot_accuracy_vs_time, run_benchmark
+    from cifar_nb.bench import RUNGS, benchmark_table, data_description, plot_accuracy_vs_time, run_benchmark
     from cifar_nb.data import load_cifar10, take_subset
     rungs = [_parse_rung(r) for r in args.rung] if args.rung else RUNGS
     data = load_cifar10(args.data)
     if args.subset: data = take_subset(data, args.subset)
     out = Path(args.out)
     print(f"data: {data.source}\nbenchmarking {len(rungs)} rungs on {len(data.x_train):,} training images; results in {out}", flush=True)
-    results = run_benchmark(data, rungs, out=out / "bench.json")
+    results = run_benchmark(data, rungs, out=out / "bench.json", data_copy=data_description(data))
     with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
         print("\n" + benchmark_table(results).to_string())
     _save_figure(plot_accuracy_vs_time(results), out / "accuracy_vs_time.png")

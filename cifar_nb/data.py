@@ -27,12 +27,17 @@ __all__ = ['CLASS_NAMES', 'IMAGE_SHAPE', 'DATA_ENV', 'CIFAR10_URL', 'CIFAR10_SHA
            'SkippedFilesWarning', 'batch_to_arrays', 'sha256_file', 'verify_archive', 'load_cifar10_archive',
            'load_cifar10_batches', 'read_image', 'list_images', 'load_images', 'default_cache_dir',
            'load_cifar10_folder', 'load_cifar10', 'plot_samples', 'plot_class_counts', 'scale_images', 'check_labels',
-           'one_hot', 'split_train_val', 'random_flip_shift', 'make_dataset', 'plot_augmentations', 'take_subset']
+           'one_hot', 'split_train_val', 'random_flip_shift', 'make_dataset', 'translate_batch', 'epoch_batches',
+           'plot_augmentations', 'take_subset']
 
 # %% ../nbs/10_data.ipynb #abd9d1f0
 def _import_tensorflow_quietly() -> None:
-    "Import TensorFlow and Keras with their C++ start-up log lines hidden, unless `CIFAR_NB_TF_LOGS` is set."
-    if "tensorflow" in sys.modules or os.environ.get("CIFAR_NB_TF_LOGS"): return
+    "Import TensorFlow (with oneDNN on) and Keras, with their C++ start-up log lines hidden unless `CIFAR_NB_TF_LOGS` is set."
+    if "tensorflow" in sys.modules: return
+    # TensorFlow turns oneDNN on only for CPUs with AVX-512; on others (AMD EPYC here) convolutions then train about
+    # half as fast (measured in the benchmark notebook). TF_ENABLE_ONEDNN_OPTS=0 keeps it off.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if os.environ.get("CIFAR_NB_TF_LOGS"): import tensorflow, keras; return  # noqa: E401, F401
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
@@ -536,6 +541,39 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 64, shuffle: bo
     elif augment:  # one seed pair per batch: the same every run for the same seed, new every epoch, safe in parallel
         pairs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, pairs).map(lambda ab, s: (random_flip_shift(ab[0], max_shift, s), ab[1]), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+# %% ../nbs/10_data.ipynb #2aaec149
+def translate_batch(padded, dy, dx, size: tuple[int, int]):
+    "Crop each image `i` of a padded batch (N, H+2s, W+2s, C) at rows dy[i]: dy[i]+H and columns dx[i]: dx[i]+W."
+    h, w = size
+    rows = tf.gather(padded, dy[:, None] + tf.range(h)[None], axis=1, batch_dims=1)
+    return tf.gather(rows, dx[:, None] + tf.range(w)[None], axis=2, batch_dims=1)
+
+def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int, num_classes: int = 10, max_shift: int = 2,
+                  seed: int = 0, first_epoch: int = 0):
+    "A `tf.data.Dataset` of every epoch's batches, augmented a whole epoch at a time: random translations and alternating flips."
+    x = np.asarray(x)
+    scale_images(x[:1] if x.ndim else x)  # uint8 RGB images, checked up front
+    y = check_labels(y, num_classes)
+    _check_pair(x, y)
+    if not 1 <= batch_size <= len(x): raise ValueError(f"batch_size must be between 1 and the {len(x)} images, got {batch_size}.")
+    # half the images mirrored once; every odd epoch mirrors them all, so each image is seen both ways in turn
+    half = np.random.default_rng(seed).random(len(x)) < 0.5
+    x = np.where(half[:, None, None, None], x[:, :, ::-1], x)
+    padded = tf.constant(np.pad(x, [(0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)], mode="reflect"))
+    labels, n, size = tf.constant(y), len(x), x.shape[1:3]
+
+    def one_epoch(epoch):
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), epoch]), 3)
+        dy, dx = (tf.random.stateless_uniform([n], seeds[i], 0, 2 * max_shift + 1, tf.int32) for i in (0, 1))
+        images = translate_batch(padded, dy, dx, size)
+        images = tf.cond(epoch % 2 == 1, lambda: tf.reverse(images, [2]), lambda: images)
+        order = tf.argsort(tf.random.stateless_uniform([n], seeds[2]))
+        return tf.data.Dataset.from_tensor_slices((tf.gather(images, order), tf.gather(labels, order))).batch(batch_size, drop_remainder=True)
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+    ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, tf.one_hot(b, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 # %% ../nbs/10_data.ipynb #1b808bd3

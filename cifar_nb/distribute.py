@@ -56,10 +56,11 @@ def get_strategy(name: str = "default", logical_cpus: int | None = None) -> tf.d
 
 # %% ../nbs/35_distribute.ipynb #a5571ed8
 def scale_recipe(recipe: str | Recipe, replicas: int) -> Recipe:
-    "`recipe` for `replicas` data-parallel replicas: global batch and learning rate both × `replicas` (linear scaling rule)."
+    "`recipe` for `replicas` data-parallel replicas: global batch × `replicas`, and its learning rate too (linear scaling rule) unless its loss is summed."
     r = get_recipe(recipe)
     if replicas < 1: raise ValueError(f"replicas must be at least 1, got {replicas}.")
-    return replace(r, batch_size=r.batch_size * replicas, learning_rate=r.learning_rate * replicas)
+    # a summed loss already grows with the batch, so its per-example rate stays: that is the same rule
+    return replace(r, batch_size=r.batch_size * replicas, learning_rate=r.learning_rate * (1 if r.loss == "sum" else replicas))
 
 # %% ../nbs/35_distribute.ipynb #2957cd85
 def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:

@@ -19,17 +19,25 @@ __all__ = ['predict_proba', 'evaluate_model', 'confusion_matrix', 'per_class_met
            'plot_misclassified', 'top_k_accuracy', 'evaluation_report']
 
 # %% ../nbs/40_evaluation.ipynb #4977cba7
-def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256, tta: bool = False) -> np.ndarray:
-    "Class probabilities (N, classes) for uint8 images (N, 32, 32, 3), averaged with their mirror images when `tta`."
+def _views(x: np.ndarray, tta: bool | str) -> list[tuple[float, np.ndarray]]:
+    "The (weight, images) pairs that test-time augmentation `tta` averages over."
+    if tta in (False, None, "none"): return [(1.0, x)]
+    if tta in (True, "flip"): return [(0.5, x), (0.5, x[:, :, ::-1])]
+    if tta != "multicrop": raise ValueError(f"unknown test-time augmentation {tta!r}: use False, 'flip' or 'multicrop'.")
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    h, w = x.shape[1:3]
+    shifted = [padded[:, :h, :w], padded[:, 2:h + 2, 2:w + 2]]  # one pixel towards each corner and back
+    return [(0.25, x), (0.25, x[:, :, ::-1])] + [(0.125, v) for s in shifted for v in (s, s[:, :, ::-1])]
+
+def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256, tta: bool | str = False) -> np.ndarray:
+    "Class probabilities (N, classes) for uint8 images (N, 32, 32, 3), averaged over test-time augmentations `tta` (False, 'flip', 'multicrop')."
     x = scale_images(x)
     bad = nonfinite_weights(model)
     if bad: raise ValueError(f"the model's weights hold NaN or infinity ({', '.join(bad[:3])}), so its predictions would be meaningless; "
                              "the training that made it diverged: train it again, with a lower learning rate.")
-    probs = model.predict(x, batch_size=batch_size, verbose=0)
-    if tta: probs = (probs + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
-    return probs
+    return sum(weight * model.predict(view, batch_size=batch_size, verbose=0) for weight, view in _views(x, tta))
 
-def evaluate_model(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256, tta: bool = False) -> dict[str, float]:
+def evaluate_model(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256, tta: bool | str = False) -> dict[str, float]:
     "Test loss and accuracy of a compiled or uncompiled `model` on uint8 images `x` and integer labels `y`."
     probs = predict_proba(model, x, batch_size, tta)
     loss = keras.losses.categorical_crossentropy(one_hot(y, probs.shape[1]), probs)
@@ -87,7 +95,7 @@ def top_k_accuracy(y_true: np.ndarray, probs: np.ndarray, k: int = 3) -> float:
     return float(np.mean((top == np.ravel(y_true)[:, None]).any(axis=1)))
 
 # %% ../nbs/40_evaluation.ipynb #4cc5d946
-def evaluation_report(model: keras.Model, x: np.ndarray, y: np.ndarray, class_names: Sequence[str], tta: bool = False) -> dict:
+def evaluation_report(model: keras.Model, x: np.ndarray, y: np.ndarray, class_names: Sequence[str], tta: bool | str = False) -> dict:
     "Loss, accuracy, top-3 accuracy, confusion matrix, per-class table and probabilities of `model` on (`x`, `y`)."
     probs = predict_proba(model, x, tta=tta)
     y = np.ravel(y)

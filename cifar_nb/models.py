@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -15,9 +16,10 @@ import numpy as np
 from keras import layers
 
 # %% auto #0
-__all__ = ['MODELS', 'baseline_cnn', 'CIFAR10_MEAN', 'CIFAR10_STD', 'fast_cnn', 'register_model', 'UnknownModelError',
-           'get_model', 'count_flops', 'baseline_bn_cnn', 'dirac_init', 'whitening_filters', 'init_whitening',
-           'cpu_supports_bf16', 'resolve_precision']
+__all__ = ['MODELS', 'baseline_cnn', 'CIFAR10_MEAN', 'CIFAR10_STD', 'fast_cnn', 'PRECISION_CACHE', 'register_model',
+           'UnknownModelError', 'get_model', 'count_flops', 'baseline_bn_cnn', 'FusedBatchNormalization', 'dirac_init',
+           'whitening_filters', 'init_whitening', 'cpu_supports_bf16', 'cpu_name', 'precision_speed',
+           'resolve_precision']
 
 # %% ../nbs/20_models.ipynb #90e3283d
 def baseline_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE, num_classes: int = len(CLASS_NAMES)) -> keras.Sequential:
@@ -94,6 +96,27 @@ def baseline_bn_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE, num_classes
         layers.Dense(num_classes, activation="softmax", dtype="float32"),
     ], name="baseline_bn_cnn")
 
+# %% ../nbs/20_models.ipynb #1bd39ff4
+@keras.saving.register_keras_serializable("cifar_nb")
+class FusedBatchNormalization(layers.BatchNormalization):
+    "Keras's `BatchNormalization` (same weights, same results) computed by TensorFlow's fused kernel: one operation instead of several."
+    def call(self, inputs, training=None, mask=None):
+        import tensorflow as tf
+        if mask is not None or self.renorm or self.axis % len(inputs.shape) != len(inputs.shape) - 1 or keras.backend.backend() != "tensorflow":
+            return super().call(inputs, training=training, mask=mask)
+        ones, zeros = tf.ones(inputs.shape[-1]), tf.zeros(inputs.shape[-1])
+        gamma, beta = (self.gamma if self.scale else ones), (self.beta if self.center else zeros)
+        if not training:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(inputs, gamma, beta, self.moving_mean, self.moving_variance,
+                                                        epsilon=self.epsilon, is_training=False)
+            return y
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon, is_training=True)
+        n = tf.cast(tf.size(inputs) // inputs.shape[-1], variance.dtype)
+        variance = variance * (n - 1) / n  # the kernel returns the unbiased variance; Keras averages the biased one
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1 - self.momentum))
+        return y
+
 # %% ../nbs/20_models.ipynb #a36fc799
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean and std of the training images, in [0, 1]
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -107,37 +130,41 @@ def dirac_init(conv: layers.Conv2D) -> None:
     kernel[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1
     conv.kernel.assign(kernel)
 
-def _conv_block(x, channels: int, name: str):
-    "conv → max-pool → BN → ReLU → conv → BN → ReLU, the fast network's building block."
+def _conv_block(x, channels: int, name: str, activation: str):
+    "conv → max-pool → BN → activation → conv → BN → activation, the fast network's building block."
     x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv1")(x)
     x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
-    x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-5, name=f"{name}_bn1")(x)
-    x = layers.ReLU(name=f"{name}_relu1")(x)
+    x = FusedBatchNormalization(momentum=0.6, scale=False, epsilon=1e-12, name=f"{name}_bn1")(x)
+    x = layers.Activation(activation, name=f"{name}_act1")(x)
     x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
-    x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-5, name=f"{name}_bn2")(x)
-    return layers.ReLU(name=f"{name}_relu2")(x)
+    x = FusedBatchNormalization(momentum=0.6, scale=False, epsilon=1e-12, name=f"{name}_bn2")(x)
+    return layers.Activation(activation, name=f"{name}_act2")(x)
 
 # %% ../nbs/20_models.ipynb #f004b4d0
-def fast_cnn(width: float = 1.0, input_shape: tuple[int, int, int] = IMAGE_SHAPE, num_classes: int = len(CLASS_NAMES)) -> keras.Model:
-    "Airbench-style fast CNN: fixed whitening conv, three conv-pool-BN blocks (64, 256, 256 channels × `width`)."
-    widths = [max(8, int(round(c * width))) for c in (64, 256, 256)]
+def fast_cnn(width: float = 1.0, widths: tuple[int, int, int] | None = None, activation: str = "gelu",
+             input_shape: tuple[int, int, int] = IMAGE_SHAPE, num_classes: int = len(CLASS_NAMES)) -> keras.Model:
+    "Airbench-style fast CNN: whitening conv, three conv-pool-BN blocks (`widths`, or 64, 256, 256 × `width`), max-pool, dense."
+    widths = widths or tuple(max(8, int(round(c * width))) for c in (64, 256, 256))
     inputs = keras.Input(shape=input_shape)
     x = layers.Normalization(mean=CIFAR10_MEAN, variance=np.square(CIFAR10_STD), name="normalize")(inputs)
-    x = layers.Conv2D(24, 2, name="whiten", trainable=False, kernel_initializer="zeros")(x)  # set from data by init_whitening
-    x = layers.ReLU(name="whiten_relu")(x)
-    for i, c in enumerate(widths): x = _conv_block(x, c, f"block{i + 1}")
-    x = layers.GlobalMaxPooling2D(name="pool")(x)
+    x = layers.Conv2D(24, 2, name="whiten", kernel_initializer="zeros")(x)  # kernel set from data by init_whitening
+    x = layers.Activation(activation, name="whiten_act")(x)
+    for i, c in enumerate(widths): x = _conv_block(x, c, f"block{i + 1}", activation)
+    x = layers.GlobalMaxPooling2D(name="pool")(x)  # on the last 3×3 map: airbench's max-pool of size 3
     x = layers.Dense(num_classes, use_bias=False, name="logits")(x)
     x = layers.Rescaling(1 / 9, name="scale_logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="softmax")(x)
-    model = keras.Model(inputs, outputs, name=f"fast_cnn_w{width:g}")
+    name = f"fast_cnn_{'_'.join(map(str, widths))}" + ("" if activation == "gelu" else f"_{activation}")
+    model = keras.Model(inputs, outputs, name=name)
+    model.get_layer("whiten").kernel.trainable = False  # fixed filters; only the whitening bias can learn
     for layer in model.layers:
         if isinstance(layer, layers.Conv2D) and layer.name != "whiten": dirac_init(layer)
     return model
 
 fast_cnn = register_model("fast")(fast_cnn)
-# narrower versions for CPUs: about 1/4 and 1/12 of the FLOPs of `fast`
-MODELS.update(fast_small=functools.partial(fast_cnn, width=0.5), fast_tiny=functools.partial(fast_cnn, width=0.25))
+MODELS.update(fast_small=functools.partial(fast_cnn, width=0.5),   # about 1/4 of the FLOPs of `fast`
+              fast_tiny=functools.partial(fast_cnn, width=0.25),   # about 1/12
+              fast_large=functools.partial(fast_cnn, widths=(128, 384, 384)))  # airbench95's widths: about 2.5× `fast`
 
 # %% ../nbs/20_models.ipynb #bdf4f502
 def whitening_filters(x: np.ndarray, eps: float = 5e-4, n_images: int = 5000) -> np.ndarray:
@@ -158,14 +185,55 @@ def init_whitening(model: keras.Model, x: np.ndarray) -> bool:
 
 # %% ../nbs/20_models.ipynb #e4faf184
 def cpu_supports_bf16() -> bool:
-    "Whether this machine's CPU has native bfloat16 instructions (AVX-512 BF16 or AMX), per /proc/cpuinfo."
+    "Whether this machine's CPU advertises bfloat16 instructions (AVX-512 BF16 or AMX) in /proc/cpuinfo; a hint, not a measurement."
     try: flags = Path("/proc/cpuinfo").read_text()
     except OSError: return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
-def resolve_precision(precision: str = "auto") -> str:
-    "A Keras dtype policy name: `auto` → mixed_float16 on a GPU, mixed_bfloat16 on a bf16 CPU, else float32."
-    if precision != "auto": return precision
+def cpu_name() -> str:
+    "The processor's model name (from /proc/cpuinfo where there is one), e.g. 'AMD EPYC'."
+    import platform
+    try: return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+def precision_speed(precision: str, batch_size: int = 32, steps: int = 3, warmup: int = 2) -> float:
+    "Training images/s of a small conv + batch-norm + GELU stack under the Keras dtype policy `precision`, timed here."
+    import time
     import tensorflow as tf
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        model = keras.Sequential([keras.Input((16, 16, 64)), layers.Conv2D(64, 3, padding="same", use_bias=False),
+                                  layers.BatchNormalization(), layers.Activation("gelu"), layers.Conv2D(64, 3, padding="same"),
+                                  layers.GlobalMaxPooling2D(), layers.Dense(10), layers.Activation("softmax", dtype="float32")])
+    finally: keras.config.set_dtype_policy(previous)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "categorical_crossentropy")
+    x = tf.random.stateless_uniform((batch_size, 16, 16, 64), (0, 0))
+    y = tf.one_hot(tf.range(batch_size) % 10, 10)
+    for _ in range(warmup): model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps): model.train_on_batch(x, y)
+    return steps * batch_size / (time.perf_counter() - start)
+
+PRECISION_CACHE = Path("~/.keras/cifar_nb/precision.json")
+
+def resolve_precision(precision: str = "auto", cache: str | Path | None = PRECISION_CACHE) -> str:
+    "A Keras dtype policy name: `auto` → mixed_float16 on a GPU; on a CPU, mixed_bfloat16 only if a timed probe finds it faster than float32."
+    if precision != "auto": return precision
+    import json, tensorflow as tf
     if tf.config.list_physical_devices("GPU"): return "mixed_float16"
-    return "mixed_bfloat16" if cpu_supports_bf16() else "float32"
+    key = f"{cpu_name()} | {os.cpu_count()} cores | tensorflow {tf.__version__} | keras {keras.__version__}"
+    path = Path(cache).expanduser() if cache else None
+    try: known = json.loads(path.read_text()) if path and path.is_file() else {}
+    except (OSError, ValueError): known = {}  # a damaged cache is measured again
+    if key not in known:
+        speeds = {p: round(precision_speed(p), 1) for p in ("float32", "mixed_bfloat16")}
+        # bfloat16 must win clearly: a near tie is noise, and float32 is the exact one
+        choice = "mixed_bfloat16" if speeds["mixed_bfloat16"] > 1.2 * speeds["float32"] else "float32"
+        known[key] = {"choice": choice, "images_per_s": speeds}
+        if path:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp"); tmp.write_text(json.dumps(known, indent=2)); os.replace(tmp, path)
+            except OSError: pass  # a read-only home: measure again next time
+    return known[key]["choice"]

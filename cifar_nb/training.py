@@ -16,15 +16,16 @@ import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .data import CIFAR10, make_dataset, one_hot, scale_images
+from .data import CIFAR10, epoch_batches, make_dataset, one_hot, scale_images
 from .models import init_whitening
 import keras
 import numpy as np
 
 # %% auto #0
 __all__ = ['RECIPES', 'BACKUP_DIR', 'nonfinite_weights', 'BestCheckpoint', 'TrainingDivergedError', 'StopOnNaN', 'make_callbacks',
-           'Recipe', 'get_recipe', 'make_optimizer', 'enable_determinism', 'train', 'save_trained', 'RunFolderError',
-           'load_trained', 'train_or_load', 'read_backup', 'RunBackup', 'resume_training', 'plot_history']
+           'Recipe', 'get_recipe', 'LookaheadSGD', 'TriangleSchedule', 'make_optimizer', 'enable_determinism', 'train',
+           'atomic_write', 'save_trained', 'RunFolderError', 'load_trained', 'train_or_load', 'read_backup',
+           'RunBackup', 'resume_training', 'plot_history']
 
 # %% ../nbs/30_training.ipynb #32f97735
 def nonfinite_weights(model: keras.Model) -> list[str]:
@@ -42,7 +43,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not np.isfinite(value) or value <= self.best: return
         if nonfinite_weights(self.model): return  # a NaN weight can hide behind a finite accuracy: never save it
         self.best = float(value)
-        _atomic_write(self.path, self.model.save)
+        atomic_write(self.path, self.model.save)
 
 class TrainingDivergedError(ArithmeticError):
     "Training stopped because the loss or the weights became NaN or infinite."
@@ -97,25 +98,39 @@ class Recipe:
     name: str
     epochs: int = 20
     batch_size: int = 64
-    optimizer: str = "adam"            # "adam", or "sgd" with Nesterov momentum
-    learning_rate: float = 0.001       # the peak rate for the one-cycle schedule
+    optimizer: str = "adam"            # "adam", "sgd" (Keras's, Nesterov momentum) or "lookahead_sgd" (`LookaheadSGD`)
+    learning_rate: float = 0.001       # the peak rate of a schedule; per 1,024 examples of a summed loss when loss="sum"
     momentum: float = 0.9
-    weight_decay: float | None = None
-    schedule: str = "constant"         # or "one_cycle": linear warm-up for `warmup` of the steps, then cosine decay
-    warmup: float = 0.2
+    weight_decay: float | None = None  # likewise per 1,024 examples when loss="sum"
+    schedule: str = "constant"         # "one_cycle": linear warm-up for `warmup` of the steps, then cosine decay;
+    warmup: float = 0.2                # "triangle": linear up for `warmup` of the steps from lr_start, then down to lr_end
+    lr_start: float = 0.2              # (fractions of the peak rate, for "triangle")
+    lr_end: float = 0.07
     label_smoothing: float = 0.0
+    loss: str = "mean"                 # the loss of a batch: "mean" over its images, or "sum" (airbench's)
     augment: bool = False
     max_shift: int = 4                 # pixels, when augmenting
+    flip: str = "random"               # when augmenting: "random" per batch, or "alternating" (whole epochs, see `epoch_batches`)
     validation_split: float = 0.2
-    tta: bool = False                  # evaluate with horizontal-flip test-time augmentation
+    bias_lr_scale: float = 1.0         # learning-rate multiplier for batch-norm shifts (lookahead_sgd)
+    whiten_bias_epochs: int | None = None  # epochs the whitening layer's bias trains before it is frozen (None: always)
+    lookahead: int = 0                 # steps between lookahead (weight-averaging) updates; 0: none (lookahead_sgd)
+    tta: bool | str = False            # test-time augmentation: False, "flip" (or True), or "multicrop" (see `predict_proba`)
     precision: str = "float32"         # a Keras dtype policy, or "auto" (see `resolve_precision`)
 
 RECIPES: dict[str, Recipe] = {
     "tutorial": Recipe("tutorial"),
     "augment": Recipe("augment", augment=True),
-    "fast": Recipe("fast", epochs=10, batch_size=512, optimizer="sgd", learning_rate=0.8, momentum=0.85, weight_decay=5e-3,
-                   schedule="one_cycle", label_smoothing=0.2, augment=True, max_shift=2, validation_split=0.0, tta=True, precision="auto"),
+    # airbench94's recipe and hyperparameters (Keller Jordan, 2024), for the `fast` network
+    "fast": Recipe("fast", epochs=10, batch_size=1024, optimizer="lookahead_sgd", learning_rate=11.5, momentum=0.85,
+                   weight_decay=0.0153, schedule="triangle", warmup=0.23, lr_start=0.2, lr_end=0.07, label_smoothing=0.2,
+                   loss="sum", augment=True, max_shift=2, flip="alternating", validation_split=0.0, bias_lr_scale=64.0,
+                   whiten_bias_epochs=3, lookahead=5, tta="multicrop", precision="auto"),
 }
+# airbench95's changes: 15 epochs, a learning rate 0.87 times airbench94's (for the wider `fast_large` network)
+RECIPES["large"] = replace(RECIPES["fast"], name="large", epochs=15, learning_rate=11.5 * 0.87)
+# as few epochs as reach the tutorial model's accuracy, for the narrowest fast network
+RECIPES["short"] = replace(RECIPES["fast"], name="short", epochs=2)
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
     "The `Recipe` called `recipe` (or `recipe` itself), with a clear error listing the known names."
@@ -123,18 +138,101 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
     if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}.")
     return RECIPES[recipe]
 
+# %% ../nbs/30_training.ipynb #6ad99ed2
+@keras.saving.register_keras_serializable("cifar_nb")
+class LookaheadSGD(keras.optimizers.Optimizer):
+    "Nesterov SGD with coupled weight decay, learning-rate multipliers and freezes by variable name, and airbench's lookahead."
+    def __init__(self, learning_rate=0.01, momentum: float = 0.9, weight_decay: float = 0.0, lr_multipliers: dict | None = None,
+                 freeze_after: dict | None = None, lookahead_every: int = 0, lookahead_decay: float = 0.95, total_steps: int = 1,
+                 name: str = "lookahead_sgd", **kwargs):
+        kwargs.pop("use_ema", None); kwargs.pop("ema_overwrite_frequency", None)  # set from lookahead_every (from get_config)
+        super().__init__(learning_rate=learning_rate, name=name, use_ema=lookahead_every > 0,
+                         ema_overwrite_frequency=lookahead_every or None, **kwargs)
+        self.momentum, self.decay = momentum, weight_decay
+        self.lr_multipliers, self.freeze_after = dict(lr_multipliers or {}), dict(freeze_after or {})
+        self.lookahead_every, self.lookahead_decay, self.total_steps = lookahead_every, lookahead_decay, max(1, total_steps)
+
+    def build(self, variables):
+        if self.built: return
+        super().build(variables)
+        self.momentums = self.add_optimizer_variables(variables, "momentum")
+
+    def _rule(self, rules: dict, variable, default):
+        "The value of the first rule whose key is part of `variable`'s path."
+        path = getattr(variable, "path", None) or variable.name  # TensorFlow passes its own variables, named by path
+        return next((v for key, v in rules.items() if key in path), default)
+
+    def update_step(self, gradient, variable, learning_rate):
+        # PyTorch's form, b ← μb + g; w ← w − lr·(g + μb): a schedule's change of rate applies at once
+        ops = keras.ops
+        scale = float(self._rule(self.lr_multipliers, variable, 1.0))
+        g = ops.cast(gradient, variable.dtype)
+        if self.decay: g = g + ops.cast(self.decay / scale, variable.dtype) * variable  # every variable decays at the same rate
+        b = self.momentums[self._get_variable_index(variable)]
+        new_b = self.momentum * b + g
+        step = ops.cast(learning_rate, variable.dtype) * scale * (g + self.momentum * new_b)
+        limit = self._rule(self.freeze_after, variable, None)
+        if limit is not None:  # frozen from step `limit` on: neither the variable nor its momentum moves
+            active = ops.cast(ops.less(self.iterations, limit), variable.dtype)
+            new_b, step = active * new_b + (1 - active) * b, active * step
+        self.assign(b, new_b)
+        self.assign_sub(variable, step)
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # lookahead: every `lookahead_every` steps the average moves towards the weights by 1 - decay, with decay
+        # = lookahead_decay**every * (step / total)**3, and Keras then copies the average into the weights
+        ops = keras.ops
+        step = ops.cast(self.iterations + 1, "float32")
+        due = ops.equal(ops.mod(self.iterations + 1, self.lookahead_every), 0)
+        decay = self.lookahead_decay ** self.lookahead_every * ops.minimum(step / self.total_steps, 1.0) ** 3
+        decay = ops.where(ops.equal(self.iterations, 0), 0.0, ops.where(due, decay, 1.0))  # first step: start from the weights
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            d = ops.cast(decay, var.dtype)
+            average.assign(d * average + (1 - d) * var)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "weight_decay": self.decay, "lr_multipliers": self.lr_multipliers,
+                "freeze_after": self.freeze_after, "lookahead_every": self.lookahead_every,
+                "lookahead_decay": self.lookahead_decay, "total_steps": self.total_steps}
+
+@keras.saving.register_keras_serializable("cifar_nb")
+class TriangleSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    "Linear from `start`·`peak` up to `peak` at `peak_at` of `total_steps`, then linear down to `end`·`peak`."
+    def __init__(self, peak: float, total_steps: int, peak_at: float = 0.23, start: float = 0.2, end: float = 0.07):
+        self.peak, self.total_steps, self.peak_at, self.start, self.end = peak, max(1, total_steps), peak_at, start, end
+
+    def __call__(self, step):
+        ops = keras.ops
+        step, up = ops.cast(step, "float32"), max(1, int(self.peak_at * self.total_steps))
+        rise = self.start + (1 - self.start) * step / up
+        fall = 1 + (self.end - 1) * (step - up) / max(1, self.total_steps - up)
+        return self.peak * ops.where(step < up, rise, ops.maximum(fall, self.end))
+
+    def get_config(self):
+        return dict(peak=self.peak, total_steps=self.total_steps, peak_at=self.peak_at, start=self.start, end=self.end)
+
 # %% ../nbs/30_training.ipynb #3e155dc1
 def make_optimizer(recipe: Recipe, total_steps: int) -> keras.optimizers.Optimizer:
     "The recipe's optimizer, with its learning-rate schedule laid out over `total_steps` steps."
-    lr = recipe.learning_rate
-    if recipe.schedule == "one_cycle":
-        warmup = max(1, int(recipe.warmup * total_steps))
+    r, lr = recipe, recipe.learning_rate
+    # a summed loss grows with the batch; airbench's rates are per 1,024 examples, normalised by the momentum's gain
+    per = 1024 * (1 + 1 / (1 - r.momentum)) if r.loss == "sum" else 1.0
+    lr = lr / per
+    if r.schedule == "one_cycle":
+        warmup = max(1, int(r.warmup * total_steps))
         lr = keras.optimizers.schedules.CosineDecay(lr * 0.1, decay_steps=max(1, total_steps - warmup), alpha=0.01,
                                                     warmup_target=lr, warmup_steps=warmup)
-    elif recipe.schedule != "constant": raise ValueError(f"unknown schedule {recipe.schedule!r}: use 'constant' or 'one_cycle'.")
-    if recipe.optimizer == "adam": return keras.optimizers.Adam(lr, weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "sgd": return keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=True, weight_decay=recipe.weight_decay)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}: use 'adam' or 'sgd'.")
+    elif r.schedule == "triangle": lr = TriangleSchedule(lr, total_steps, r.warmup, r.lr_start, r.lr_end)
+    elif r.schedule != "constant": raise ValueError(f"unknown schedule {r.schedule!r}: use 'constant', 'one_cycle' or 'triangle'.")
+    if r.optimizer == "adam": return keras.optimizers.Adam(lr, weight_decay=r.weight_decay)
+    if r.optimizer == "sgd": return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True, weight_decay=r.weight_decay)
+    if r.optimizer == "lookahead_sgd":
+        decay = (r.weight_decay or 0.0) * (r.batch_size / r.learning_rate if r.loss == "sum" else 1.0)
+        steps_per_epoch = total_steps / r.epochs
+        freeze = {} if r.whiten_bias_epochs is None else {"whiten/bias": int(r.whiten_bias_epochs * steps_per_epoch)}
+        return LookaheadSGD(lr, momentum=r.momentum, weight_decay=decay, lr_multipliers={"/beta": r.bias_lr_scale},
+                            freeze_after=freeze, lookahead_every=r.lookahead, total_steps=total_steps)
+    raise ValueError(f"unknown optimizer {r.optimizer!r}: use 'adam', 'sgd' or 'lookahead_sgd'.")
 
 # %% ../nbs/30_training.ipynb #da52b550
 def _default_verbose() -> int:
@@ -169,6 +267,8 @@ def _needs_whitening(model: keras.Model) -> bool:
     try: return not np.any(model.get_layer("whiten").kernel.numpy())
     except ValueError: return False
 
+_reductions = {"mean": "sum_over_batch_size", "sum": "sum"}
+
 def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_size: int | None = None,
           validation_split: float | None = None, optimizer: str | keras.optimizers.Optimizer | None = None,
           run_dir: str | Path | None = None, seed: int | None = 0, verbose: int | None = None,
@@ -177,6 +277,8 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
     r = get_recipe(recipe)
     r = replace(r, **{k: v for k, v in dict(epochs=epochs, batch_size=batch_size, validation_split=validation_split).items() if v is not None})
     if r.epochs < 1: raise ValueError(f"epochs must be at least 1, got {r.epochs}.")
+    if r.loss not in _reductions: raise ValueError(f"unknown loss reduction {r.loss!r}: use 'mean' or 'sum'.")
+    if r.flip not in ("random", "alternating"): raise ValueError(f"unknown flip {r.flip!r}: use 'random' or 'alternating'.")
     if not 0 <= r.validation_split < 1: raise ValueError(f"validation_split must be in [0, 1), got {r.validation_split}.")
     if seed is not None: keras.utils.set_random_seed(seed)
     if deterministic: enable_determinism()
@@ -187,11 +289,15 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
     n_val = int(len(data.x_train) * r.validation_split)
     x_tr, y_tr = data.x_train[:len(data.x_train) - n_val], data.y_train[:len(data.x_train) - n_val]
     if _needs_whitening(model): init_whitening(model, x_tr)
-    steps = int(np.ceil(len(x_tr) / r.batch_size)) * r.epochs
+    whole_epochs = r.augment and r.flip == "alternating"  # augmented a whole epoch at a time, in full batches
+    if whole_epochs and len(x_tr) < r.batch_size:
+        raise ValueError(f"the {r.flip} flip recipe trains on full batches: {len(x_tr)} training images are fewer than one batch of {r.batch_size}.")
+    steps_per_epoch = len(x_tr) // r.batch_size if whole_epochs else int(np.ceil(len(x_tr) / r.batch_size))
+    steps = steps_per_epoch * r.epochs
     strategy = model.distribute_strategy  # the tf.distribute strategy whose scope the model was built in
     with strategy.scope():  # the optimizer's variables must live where the model's do
         model.compile(optimizer=optimizer or make_optimizer(r, steps), metrics=["accuracy"],
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing))
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing, reduction=_reductions[r.loss]))
         if _is_multiworker(strategy): _prepare_for_multiworker(model)
         settings = _run_settings(model, data, r, seed)
         start = resume_training(model, run_dir, settings) if run_dir is not None else 0
@@ -202,8 +308,11 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
     cbs = make_callbacks(run_dir, "val_accuracy" if n_val else "accuracy", settings) + list(callbacks or [])
     fit = dict(epochs=r.epochs, initial_epoch=start, callbacks=cbs, verbose=_default_verbose() if verbose is None else verbose)
     with strategy.scope():
-        if r.augment or _is_distributed(strategy):  # tf.data: augmentation, and batches a strategy can split
-            val = make_dataset(data.x_train[-n_val:], data.y_train[-n_val:], 512, num_classes=n_classes) if n_val else None
+        val = make_dataset(data.x_train[-n_val:], data.y_train[-n_val:], 512, num_classes=n_classes) if n_val else None
+        if whole_epochs:
+            batches = epoch_batches(x_tr, y_tr, r.batch_size, r.epochs, n_classes, r.max_shift, seed or 0, first_epoch=start)
+            history = model.fit(batches, steps_per_epoch=steps_per_epoch, validation_data=val, shuffle=False, **fit)
+        elif r.augment or _is_distributed(strategy):  # tf.data: augmentation, and batches a strategy can split
             history = model.fit(make_dataset(x_tr, y_tr, r.batch_size, shuffle=True, augment=r.augment, num_classes=n_classes,
                                              seed=seed, max_shift=r.max_shift), validation_data=val, shuffle=False, **fit)
         else:  # the tutorial's way: arrays in memory, Keras takes the last `validation_split` for validation
@@ -216,8 +325,9 @@ def train(model: keras.Model, data: CIFAR10, epochs: int | None = None, batch_si
     return history
 
 # %% ../nbs/30_training.ipynb #1bdfef01
-def _atomic_write(path: Path, write) -> None:
-    "Call `write(tmp_path)` and move the result onto `path` in one step."
+def atomic_write(path: str | Path, write) -> None:
+    "Call `write(tmp_path)` and move the result onto `path` in one step: a crash or a full disk leaves the old file whole."
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(fd)
@@ -229,7 +339,7 @@ def _atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp): os.remove(tmp)
 
 def _remove_partial_writes(run_dir: Path) -> None:
-    "Delete the temporary files `_atomic_write` leaves behind when the process is killed mid-write (`.NAME-XXXXXXXX.EXT`)."
+    "Delete the temporary files `atomic_write` leaves behind when the process is killed mid-write (`.NAME-XXXXXXXX.EXT`)."
     for folder in (run_dir, run_dir / BACKUP_DIR):
         for name in ("model", "best", "run", "metrics", "state", "history", "confusion_matrix"):
             for f in folder.glob(f".{name}-*"): f.unlink(missing_ok=True)
@@ -237,7 +347,7 @@ def _remove_partial_writes(run_dir: Path) -> None:
 def _write_run_info(model: keras.Model, run_dir: str | Path, class_names: list[str], **info) -> None:
     "Write `run_dir/run.json`: the class names, the model's name and `info`."
     meta = {"class_names": list(class_names), "model": model.name, **info}
-    _atomic_write(Path(run_dir) / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+    atomic_write(Path(run_dir) / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
 
 def save_trained(model: keras.Model, run_dir: str | Path, class_names: list[str], **info) -> Path:
     "Save `model` as `run_dir/model.keras` and its class names (and `info`) as `run_dir/run.json`."
@@ -245,7 +355,7 @@ def save_trained(model: keras.Model, run_dir: str | Path, class_names: list[str]
     bad = nonfinite_weights(model)
     if bad: raise ValueError(f"refusing to save a model whose weights hold NaN or infinity ({_listed(bad)}): its predictions would be "
                              "meaningless. Train it again, with a lower learning rate if it diverged.")
-    _atomic_write(run_dir / "model.keras", lambda p: model.save(p))
+    atomic_write(run_dir / "model.keras", lambda p: model.save(p))
     _write_run_info(model, run_dir, class_names, **info)
     return run_dir
 
@@ -333,7 +443,7 @@ class RunBackup(keras.callbacks.Callback):
         self.model.save_weights(str(self.dir / name), overwrite=True)  # a new file: the previous backup stays whole meanwhile
         best = self.checkpoint.best if self.checkpoint is not None and np.isfinite(self.checkpoint.best) else None
         state = {"epoch": epoch + 1, "weights": name, "best": best, "settings": self.settings}
-        _atomic_write(self.dir / "state.json", lambda p: Path(p).write_text(json.dumps(state, indent=2)))
+        atomic_write(self.dir / "state.json", lambda p: Path(p).write_text(json.dumps(state, indent=2)))
         for old in self.dir.glob("epoch-*.weights.h5"):
             if old.name != name: old.unlink()
 
@@ -361,7 +471,7 @@ def _trim_history(path: Path, epochs_done: int) -> None:
     lines = path.read_text().splitlines(keepends=True)
     def completed(line): first = line.split(",", 1)[0]; return first.isdigit() and int(first) < epochs_done and line.endswith("\n")
     keep = lines[:1] + [line for line in lines[1:] if completed(line)]
-    if keep != lines: _atomic_write(path, lambda p: Path(p).write_text("".join(keep)))
+    if keep != lines: atomic_write(path, lambda p: Path(p).write_text("".join(keep)))
 
 def _read_history(path: Path) -> dict[str, list[float]]:
     "The numeric columns of a `history.csv`, as `History.history` holds them."
