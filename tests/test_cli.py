@@ -13,7 +13,8 @@ from conftest import make_image_folder
 
 def run(*args, env=None, check=True):
     """Run the installed `cifar_nb` console script and return the CompletedProcess."""
-    p = subprocess.run(["cifar_nb", *map(str, args)], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
+    p = subprocess.run(["cifar_nb", *map(str, args)], capture_output=True, text=True, env={**os.environ, **(env or {})},
+                       timeout=600)
     if check and p.returncode != 0:
         raise AssertionError(f"cifar_nb {' '.join(map(str, args))} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
@@ -32,8 +33,9 @@ def trained(tmp_path_factory):
 def test_train_writes_a_complete_run_folder(trained):
     base, data, env, p = trained
     run_dir = base / "run"
-    assert {f.name for f in run_dir.iterdir()} >= {"model.keras", "best.keras", "history.csv", "history.png", "run.json", "metrics.json"}
-    assert "test accuracy:" in p.stdout and "on 100 images" in p.stdout
+    assert {f.name for f in run_dir.iterdir()} >= {"model.keras", "best.keras", "history.csv", "history.png",
+                                                   "run.json", "metrics.json"}
+    assert "test accuracy:" in p.stdout and "on 80 images (20 more held out for validation)" in p.stdout
     assert len((run_dir / "history.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
     meta = json.loads((run_dir / "run.json").read_text())
     assert len(meta["class_names"]) == 10 and meta["epochs"] == 2

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cifar_nb import data as D
-from cifar_nb.data import CLASS_NAMES, DataNotFoundError, load_cifar10
+from cifar_nb import data as D, sources as S
+from cifar_nb.sources import CLASS_NAMES, DataFormatError, DataNotFoundError, load_cifar10
 
 from conftest import N_TEST, N_TRAIN_PER_BATCH, make_image_folder
 
@@ -43,9 +43,9 @@ def test_folder_holding_the_archive(archive, batches):
 
 
 def test_archive_checksum_is_verified_by_default(archive):
-    with pytest.raises(D.DataIntegrityError, match="is not the official cifar-10-python.tar.gz: its SHA-256 is"):
+    with pytest.raises(S.DataIntegrityError, match="is not the official cifar-10-python.tar.gz: its SHA-256 is"):
         load_cifar10(archive)
-    with pytest.raises(D.DataIntegrityError, match="verify=False"):
+    with pytest.raises(S.DataIntegrityError, match="verify=False"):
         load_cifar10(archive.parent)
 
 
@@ -78,11 +78,11 @@ def _fake_download(archive, calls):
 def test_keras_download_is_checked_and_read_safely(archive, batches, monkeypatch, tmp_path):
     import keras
     calls = []
-    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))  # pretend the fixture is the official file
+    monkeypatch.setattr(S, "CIFAR10_SHA256", S.sha256_file(archive))  # pretend the fixture is the official file
     monkeypatch.setattr(keras.utils, "get_file", _fake_download(archive, calls))
     d = load_cifar10()
     _check_same(d, batches)
-    assert calls == [("cifar-10-python.tar.gz", D.CIFAR10_URL, D.sha256_file(archive), "sha256")]
+    assert calls == [("cifar-10-python.tar.gz", S.CIFAR10_URL, S.sha256_file(archive), "sha256")]
     assert "archive" in d.source and "keras-home" in d.source
     # nothing was extracted next to the download
     assert [p.name for p in (tmp_path / "keras-home" / "datasets").iterdir()] == ["cifar-10-python.tar.gz"]
@@ -92,7 +92,7 @@ def test_keras_download_is_checked_and_read_safely(archive, batches, monkeypatch
 
 def test_archive_keras_itself_downloaded_is_reused(archive, batches, monkeypatch, tmp_path):
     import keras
-    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))
+    monkeypatch.setattr(S, "CIFAR10_SHA256", S.sha256_file(archive))
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("should not download"))
     cached = tmp_path / "keras-home" / "datasets" / "cifar-10-batches-py-target_archive"  # Keras 3's name for it
     cached.parent.mkdir(parents=True)
@@ -106,7 +106,8 @@ def test_tampered_keras_cache_is_not_used(archive, monkeypatch, tmp_path):
     cached.parent.mkdir(parents=True)
     cached.write_bytes(archive.read_bytes())  # a valid archive, but not the official bytes
     def offline(*a, **k):
-        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution")
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: "
+                        "None -- [Errno -3] Temporary failure in name resolution")
     monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(DataNotFoundError, match="failed the SHA-256 check"):
         load_cifar10()
@@ -115,16 +116,18 @@ def test_tampered_keras_cache_is_not_used(archive, monkeypatch, tmp_path):
 def test_download_with_wrong_checksum(monkeypatch):
     import keras
     def corrupted(*a, **k):
-        raise ValueError("Incomplete or corrupted file detected. The sha256 file hash does not match the provided value of 6d95.")
+        raise ValueError("Incomplete or corrupted file detected. "
+                         "The sha256 file hash does not match the provided value of 6d95.")
     monkeypatch.setattr(keras.utils, "get_file", corrupted)
-    with pytest.raises(D.DataIntegrityError, match="failed the SHA-256 check"):
+    with pytest.raises(S.DataIntegrityError, match="failed the SHA-256 check"):
         load_cifar10()
 
 
 def test_offline_with_nothing_local_names_the_three_ways(monkeypatch):
     import keras
     def offline(*a, **k):
-        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution")
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: "
+                        "None -- [Errno -3] Temporary failure in name resolution")
     monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(DataNotFoundError) as e:
         load_cifar10()
@@ -201,7 +204,7 @@ def test_image_folder_missing_test_split(tmp_path):
 def test_image_folder_mismatched_classes(tmp_path):
     root = make_image_folder(tmp_path / "odd", classes=["a", "b"], n_train=1, n_test=1)
     (root / "test" / "b").rename(root / "test" / "c")
-    with pytest.raises(DataNotFoundError, match="different classes"):
+    with pytest.raises(DataFormatError, match="different classes"):
         load_cifar10(root)
 
 
@@ -216,7 +219,7 @@ def test_empty_class_folder(tmp_path):
 def test_corrupt_image_is_skipped_with_a_warning_naming_it(tmp_path):
     root = make_image_folder(tmp_path / "bad", classes=["a", "b"], n_train=1, n_test=1)
     (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    with pytest.warns(D.SkippedFilesWarning, match="skipped 1 of 5 files.*broken.png"):
+    with pytest.warns(S.SkippedFilesWarning, match="skipped 1 of 5 files.*broken.png"):
         d = load_cifar10(root)
     assert len(d.x_train) == 2
 
@@ -224,9 +227,9 @@ def test_corrupt_image_is_skipped_with_a_warning_naming_it(tmp_path):
 def test_archive_that_is_not_cifar(tmp_path):
     bad = tmp_path / "cifar-10-python.tar.gz"
     bad.write_bytes(b"this is not a tar file")
-    with pytest.raises(DataNotFoundError, match="not a readable cifar-10-python.tar.gz"):
+    with pytest.raises(DataFormatError, match="not a readable cifar-10-python.tar.gz"):
         load_cifar10(bad, verify=False)
-    with pytest.raises(D.DataIntegrityError, match="SHA-256"):
+    with pytest.raises(S.DataIntegrityError, match="SHA-256"):
         load_cifar10(bad)
 
 
@@ -243,7 +246,7 @@ def test_batches_unpickler_runs_no_code(tmp_path, batches_dir):
     for f in batches_dir.iterdir():
         (folder / f.name).write_bytes(f.read_bytes())
     (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}, protocol=2))
-    with pytest.raises(DataNotFoundError, match="refusing to load"):
+    with pytest.raises(DataFormatError, match="refusing to load"):
         load_cifar10(folder)
     assert not marker.exists()
     # the same payload through plain pickle would have run: the test can tell the difference
@@ -255,12 +258,12 @@ def test_load_images_for_prediction(tmp_path):
     Image.new("P", (40, 40)).save(tmp_path / "palette.gif")
     Image.new("RGB", (300, 200), (200, 0, 0)).save(tmp_path / "photo.jpg")
     (tmp_path / "readme.md").write_text("#")
-    with pytest.warns(D.SkippedFilesWarning, match="skipped 1 of 3 files.*readme.md"):
-        x, files = D.load_images([tmp_path])
+    with pytest.warns(S.SkippedFilesWarning, match="skipped 1 of 3 files.*readme.md"):
+        x, files = S.load_images([tmp_path])
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8
     assert [f.name for f in files] == ["palette.gif", "photo.jpg"]
-    with pytest.raises(D.ImageReadError, match="cannot read image"):
-        D.load_images(tmp_path / "readme.md")
+    with pytest.raises(S.ImageReadError, match="cannot read image"):
+        S.load_images(tmp_path / "readme.md")
 
 
 # ---------------------------------------------------------------- untrusted archives and pickles
@@ -298,10 +301,12 @@ def test_archive_member_with_malicious_pickle_runs_no_code(tmp_path, batches):
     marker = tmp_path / "pwned"
     evil = pickle.dumps({b"data": _CreatesFile(marker), b"labels": []}, protocol=2)
     path = _tar_gz(tmp_path / "cifar-10-python.tar.gz", _canonical_members(batches, {"data_batch_2": evil}))
-    with pytest.raises(DataNotFoundError, match=r"data_batch_2 is not a readable CIFAR-10 batch \(refusing to load .*not part of the CIFAR-10 batch format"):
+    with pytest.raises(DataFormatError, match=r"data_batch_2 is not a readable CIFAR-10 batch \(refusing to load "
+                                              r".*not part of the CIFAR-10 batch format"):
         load_cifar10(path, verify=False)
     assert not marker.exists()
-    with pytest.raises(D.DataIntegrityError, match="SHA-256"):  # checked against the official checksum, it is refused before reading
+    # checked against the official checksum, it is refused before reading
+    with pytest.raises(S.DataIntegrityError, match="SHA-256"):
         load_cifar10(path)
     assert not marker.exists()
     pickle.loads(evil)  # plain pickle would have run it: the test can tell the difference
@@ -311,28 +316,31 @@ def test_archive_member_with_malicious_pickle_runs_no_code(tmp_path, batches):
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink", "fifo"])
 def test_archive_with_unsafe_member_is_refused(tmp_path, batches, kind):
     import tarfile
-    info = tarfile.TarInfo({"dotdot": "cifar-10-batches-py/../../escaped", "absolute": str(tmp_path / "escaped")}.get(kind, "cifar-10-batches-py/data_batch_1x"))
+    info = tarfile.TarInfo({"dotdot": "cifar-10-batches-py/../../escaped",
+                            "absolute": str(tmp_path / "escaped")}.get(kind, "cifar-10-batches-py/data_batch_1x"))
     raw = b"x"
     if kind in ("symlink", "hardlink"):
         info.type, info.linkname, raw = (tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE), "/etc/passwd", None
     elif kind == "fifo":
         info.type, raw = tarfile.FIFOTYPE, None
     path = _tar_gz(tmp_path / "cifar-10-python.tar.gz", _canonical_members(batches) + [(info, raw)])
-    with pytest.raises(D.DataIntegrityError, match="refusing .*is a link or would be written outside the archive's folder"):
+    with pytest.raises(S.DataIntegrityError,
+                       match="refusing .*is a link or would be written outside the archive's folder"):
         load_cifar10(path, verify=False)
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
 
 
 def test_archive_that_differs_from_the_official_one_by_one_byte(tmp_path, archive, batches, monkeypatch):
-    monkeypatch.setattr(D, "CIFAR10_SHA256", D.sha256_file(archive))  # pretend the fixture is the official file
+    monkeypatch.setattr(S, "CIFAR10_SHA256", S.sha256_file(archive))  # pretend the fixture is the official file
     _check_same(load_cifar10(archive), batches)  # the genuine bytes pass
     raw = bytearray(archive.read_bytes())
     raw[len(raw) // 2] ^= 1
     tampered = tmp_path / "cifar-10-python.tar.gz"
     tampered.write_bytes(bytes(raw))
-    with pytest.raises(D.DataIntegrityError, match="is not the official cifar-10-python.tar.gz: its SHA-256 is [0-9a-f]{64}, expected"):
+    with pytest.raises(S.DataIntegrityError,
+                       match="is not the official cifar-10-python.tar.gz: its SHA-256 is [0-9a-f]{64}, expected"):
         load_cifar10(tampered)
-    with pytest.raises(D.DataIntegrityError, match="SHA-256"):
+    with pytest.raises(S.DataIntegrityError, match="SHA-256"):
         load_cifar10(tmp_path)  # also when given the folder that holds it
 
 
@@ -341,11 +349,12 @@ def test_batch_with_wrong_layout_is_a_clear_error(tmp_path, batches_dir):
     folder.mkdir()
     for f in batches_dir.iterdir():
         (folder / f.name).write_bytes(f.read_bytes())
-    (folder / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((3, 100), np.uint8), b"labels": [1, 2, 3]}, protocol=2))
-    with pytest.raises(DataNotFoundError, match=r"unexpected batch layout: data \(3, 100\)"):
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((3, 100), np.uint8), b"labels": [1, 2, 3]},
+                                                     protocol=2))
+    with pytest.raises(DataFormatError, match=r"unexpected batch layout: data \(3, 100\)"):
         load_cifar10(folder)
     (folder / "test_batch").write_bytes(b"\x80\x02garbage")
-    with pytest.raises(DataNotFoundError, match="test_batch is not a readable CIFAR-10 batch"):
+    with pytest.raises(DataFormatError, match="test_batch is not a readable CIFAR-10 batch"):
         load_cifar10(folder)
 
 
@@ -389,24 +398,24 @@ def test_unreadable_files_are_skipped_with_one_warning_that_counts_them(tmp_path
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         d = load_cifar10(root)
-    skipped = [w for w in caught if issubclass(w.category, D.SkippedFilesWarning)]
+    skipped = [w for w in caught if issubclass(w.category, S.SkippedFilesWarning)]
     assert len(skipped) == 1, [str(w.message) for w in caught]
     assert "skipped 5 of 12 files" in str(skipped[0].message) and "and 2 more" in str(skipped[0].message)
     assert len(d.x_train) == 5 and len(d.x_test) == 2  # 2 + 2 from make_image_folder, + whole.jpg
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter("always")
         assert "cached" in load_cifar10(root).source
-    assert [str(w.message) for w in again if issubclass(w.category, D.SkippedFilesWarning)] == [str(skipped[0].message)]
+    assert [str(w.message) for w in again if issubclass(w.category, S.SkippedFilesWarning)] == [str(skipped[0].message)]
 
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
     Image.new("RGB", (300, 200)).save(tmp_path / "big.png")
-    assert D.read_image(tmp_path / "big.png").shape == (32, 32, 3)
-    monkeypatch.setattr(D, "MAX_IMAGE_PIXELS", 300 * 200 - 1)
+    assert S.read_image(tmp_path / "big.png").shape == (32, 32, 3)
+    monkeypatch.setattr(S, "MAX_IMAGE_PIXELS", 300 * 200 - 1)
     decoded = []
     monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or pytest.fail("decoded"))
-    with pytest.raises(D.ImageReadError, match="300x200 pixels, more than the 59,999 cifar_nb accepts"):
-        D.read_image(tmp_path / "big.png")
+    with pytest.raises(S.ImageReadError, match="300x200 pixels, more than the 59,999 cifar_nb accepts"):
+        S.read_image(tmp_path / "big.png")
     assert not decoded
 
 
@@ -414,7 +423,8 @@ def test_class_without_a_single_readable_image(tmp_path):
     root = make_image_folder(tmp_path / "broken", classes=["a", "b"], n_train=2, n_test=1)
     for f in (root / "train" / "b").iterdir():
         f.write_bytes(b"\x89PNG\r\n\x1a\n damaged")
-    with pytest.warns(D.SkippedFilesWarning, match="skipped 2 of"), pytest.raises(DataNotFoundError, match="no readable image of class b"):
+    with pytest.warns(S.SkippedFilesWarning, match="skipped 2 of"), \
+         pytest.raises(DataNotFoundError, match="no readable image of class b"):
         load_cifar10(root)
 
 

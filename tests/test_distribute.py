@@ -1,4 +1,5 @@
-"""Data-parallel training: MirroredStrategy on two logical CPU devices, and two MultiWorkerMirroredStrategy workers on 127.0.0.1."""
+"""Data-parallel training: MirroredStrategy on two logical CPU devices, and two MultiWorkerMirroredStrategy workers
+on 127.0.0.1."""
 import json
 import os
 import socket
@@ -17,14 +18,15 @@ WORKER = textwrap.dedent("""
     import numpy as np
     from cifar_nb.distribute import get_strategy, worker_run_dir, is_chief, scale_recipe
     strategy = get_strategy("multiworker")  # before anything else touches TensorFlow
-    from cifar_nb.data import load_cifar10, take_subset
+    from cifar_nb.sources import load_cifar10
+    from cifar_nb.data import take_subset
     from cifar_nb.models import get_model
     from cifar_nb.training import train
     data = take_subset(load_cifar10(), 64)
     with strategy.scope(): model = get_model("baseline", seed=0)
     recipe = scale_recipe("tutorial", strategy.num_replicas_in_sync)
-    history = train(model, data, epochs=2, batch_size=16, validation_split=0.0, run_dir=worker_run_dir(sys.argv[2], strategy),
-                    seed=0, recipe=recipe, verbose=0)
+    history = train(model, data, epochs=2, batch_size=16, validation_split=0.0,
+                    run_dir=worker_run_dir(sys.argv[2], strategy), seed=0, recipe=recipe, verbose=0)
     np.savez(sys.argv[1], *model.get_weights())
     print("chief" if is_chief(strategy) else "worker", strategy.num_replicas_in_sync, history.history["loss"][-1])
 """)
@@ -48,8 +50,8 @@ def tiny_data(tmp_path, monkeypatch):
 
 def test_mirrored_on_two_logical_cpus(tmp_path, tiny_data):
     out = tmp_path / "run"
-    p = subprocess.run(["cifar_nb", "train", "--strategy", "mirrored", "--logical-cpus", "2", "--epochs", "2", "--batch-size", "8",
-                        "--out", str(out)], capture_output=True, text=True, timeout=600)
+    p = subprocess.run(["cifar_nb", "train", "--strategy", "mirrored", "--logical-cpus", "2", "--epochs", "2",
+                        "--batch-size", "8", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2 replicas, global batch 16, learning rate 0.002" in p.stdout
     meta = json.loads((out / "run.json").read_text())
@@ -58,14 +60,16 @@ def test_mirrored_on_two_logical_cpus(tmp_path, tiny_data):
 
 
 def test_logical_cpus_needs_mirrored(tmp_path, tiny_data):
-    p = subprocess.run(["cifar_nb", "train", "--logical-cpus", "2", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(["cifar_nb", "train", "--logical-cpus", "2", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=300)
     assert p.returncode == 1 and "--logical-cpus only applies to --strategy mirrored" in p.stderr
     assert "Traceback" not in p.stderr
 
 
 def test_multiworker_without_tf_config_is_a_clear_error(tmp_path, tiny_data, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    p = subprocess.run(["cifar_nb", "train", "--strategy", "multiworker", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(["cifar_nb", "train", "--strategy", "multiworker", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=300)
     assert p.returncode == 1 and "needs the TF_CONFIG environment variable" in p.stderr
     assert "Traceback" not in p.stderr
 
@@ -98,13 +102,17 @@ def test_two_workers_end_with_identical_weights(tmp_path, tiny_data):
 def test_cli_multiworker_chief_writes_the_run_folder(tmp_path, tiny_data):
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     run_dir = tmp_path / "run"
-    procs = [subprocess.Popen(["cifar_nb", "train", "--strategy", "multiworker", "--epochs", "1", "--batch-size", "8", "--out", str(run_dir)],
-                              env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+    procs = [subprocess.Popen(["cifar_nb", "train", "--strategy", "multiworker", "--epochs", "1", "--batch-size", "8",
+                               "--out", str(run_dir)],
+                              env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                                                          "task": {"type": "worker", "index": i}})},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     try: outputs = [p.communicate(timeout=600) for p in procs]
     finally:
         for p in procs: p.kill()
     for p, (out, err) in zip(procs, outputs): assert p.returncode == 0, out + err[-3000:]
     assert "multiworker strategy: 2 replicas, global batch 16" in outputs[0][0]
-    assert "test accuracy:" in outputs[0][0] and "test accuracy:" not in outputs[1][0]  # the chief reports, the other worker does not
-    assert {"model.keras", "best.keras", "history.csv", "metrics.json", "run.json"} <= {f.name for f in run_dir.iterdir()}
+    # the chief reports, the other worker does not
+    assert "test accuracy:" in outputs[0][0] and "test accuracy:" not in outputs[1][0]
+    assert ({"model.keras", "best.keras", "history.csv", "metrics.json", "run.json"}
+            <= {f.name for f in run_dir.iterdir()})

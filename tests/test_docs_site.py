@@ -27,12 +27,14 @@ from cifar_nb.docs import page_name
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
 SITE = ROOT / "_docs"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = (shutil.which("chromium") or "/usr/bin/chromium",
+                          shutil.which("chromedriver") or "/usr/bin/chromedriver")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1440,900"]
 
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                                reason="Chromium and chromedriver are not installed: apt-get install chromium chromium-driver")
+                                reason="Chromium and chromedriver are not installed: "
+                                       "apt-get install chromium chromium-driver")
 
 
 def notebook_pages() -> dict:
@@ -96,7 +98,8 @@ def open_page(browser, url: str):
         time.sleep(0.1)
     time.sleep(0.5)  # MathJax and the search index load after `load`
     console = browser.get_log("browser")
-    requests = [m["params"]["request"]["url"] for m in map(lambda e: json.loads(e["message"])["message"], browser.get_log("performance"))
+    requests = [m["params"]["request"]["url"]
+                for m in map(lambda e: json.loads(e["message"])["message"], browser.get_log("performance"))
                 if m["method"] == "Network.requestWillBeSent"]
     return console, requests
 
@@ -111,7 +114,8 @@ def pages(site, base_url, browser):
         broken_imgs = browser.execute_script(
             "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         n_imgs = browser.execute_script("return document.images.length")
-        h1, desc = browser.execute_script("""return [document.querySelector('article h1'), document.querySelector('article p.description')]
+        h1, desc = browser.execute_script("return [document.querySelector('article h1'), "
+                                          """document.querySelector('article p.description')]
                                              .map(e => e ? e.textContent : null)""")
         res[name] = dict(status=http_status(base_url + name), console=console, requests=requests, links=links,
                          broken_imgs=broken_imgs, n_imgs=n_imgs, h1=h1, description=desc)
@@ -130,7 +134,8 @@ def test_every_notebook_has_a_page_that_loads_without_errors(pages):
 def test_pages_load_nothing_from_the_network(pages, base_url):
     host = urlparse(base_url).netloc
     for name, p in pages.items():
-        outside = [u for u in p["requests"] if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).netloc != host]
+        outside = [u for u in p["requests"]
+                   if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).netloc != host]
         assert not outside, f"{name} requests resources from outside the site: {outside}"
 
 
@@ -153,8 +158,10 @@ def committed_figures(nb: Path) -> int:
 def test_every_image_loads(pages):
     for name, p in pages.items():
         assert not p["broken_imgs"], f"{name}: images that did not load: {p['broken_imgs']}"
-    for nb, page in notebook_pages().items():  # the committed figures are all on the page (training curves, confusion matrix...)
-        assert pages[page]["n_imgs"] >= committed_figures(NBS / nb), f"{page}: {pages[page]['n_imgs']} images, {nb} has {committed_figures(NBS / nb)} figures"
+    # the committed figures are all on the page (training curves, confusion matrix...)
+    for nb, page in notebook_pages().items():
+        assert pages[page]["n_imgs"] >= committed_figures(NBS / nb), \
+            f"{page}: {pages[page]['n_imgs']} images, {nb} has {committed_figures(NBS / nb)} figures"
     assert committed_figures(NBS / "00_tutorial.ipynb") >= 2, "the tutorial notebook has lost its figures"
 
 
@@ -176,16 +183,40 @@ def test_internal_links_and_anchors_resolve(pages, base_url):
 
 def test_sidebar_lists_every_notebook(browser, base_url, site):
     open_page(browser, base_url + "index.html")
-    hrefs = browser.execute_script("return [...document.querySelectorAll('.sidebar-tree a')].map(a => a.getAttribute('href'))")
+    hrefs = browser.execute_script(
+        "return [...document.querySelectorAll('.sidebar-tree a')].map(a => a.getAttribute('href'))")
     listed = {urlparse(h).path.split("/")[-1] for h in hrefs}
     for nb, page in notebook_pages().items():
-        if page != "index.html": assert page in listed, f"the sidebar does not list {nb} ({page}); it lists {sorted(listed)}"
+        if page != "index.html":
+            assert page in listed, f"the sidebar does not list {nb} ({page}); it lists {sorted(listed)}"
     assert "api.html" in listed
+
+
+def test_sidebar_groups_the_lessons_apart_from_the_library(browser, base_url, site):
+    open_page(browser, base_url + "index.html")
+    captions = browser.execute_script(
+        "return [...document.querySelectorAll('.sidebar-tree .caption')].map(c => c.textContent.trim())")
+    assert captions == ["Learn", "Library"], captions
+    groups = browser.execute_script(
+        "return [...document.querySelectorAll('.sidebar-tree .caption')].map(c => "
+        "[...c.nextElementSibling.querySelectorAll('a')].map(a => a.getAttribute('href')))")
+    learn, library = ({urlparse(h).path.split("/")[-1] for h in g} for g in groups)
+    assert {"tutorial.html", "data.html", "training.html"} <= learn and "sources.html" not in learn
+    assert {"sources.html", "runs.html", "cli.html", "api.html"} <= library and "tutorial.html" not in library
+
+
+def test_exercise_solutions_are_folded(browser, base_url, site):
+    open_page(browser, base_url + "training.html")
+    folded = browser.execute_script(
+        "return [...document.querySelectorAll('details.hide-input, .tag_hide-input details')].length")
+    assert folded >= 5, "the worked solutions of the exercises should be folded away"
+    assert "Solution 1" in browser.page_source or "Show code" in browser.page_source
 
 
 def test_home_page_links_to_every_notebook(browser, base_url, site):
     open_page(browser, base_url + "index.html")
-    hrefs = browser.execute_script("return [...document.querySelectorAll('article a')].map(a => a.getAttribute('href'))")
+    hrefs = browser.execute_script(
+        "return [...document.querySelectorAll('article a')].map(a => a.getAttribute('href'))")
     linked = {urlparse(h).path.split("/")[-1] for h in hrefs}
     missing = sorted(nb for nb, page in notebook_pages().items() if page != "index.html" and page not in linked)
     assert not missing, f"the home page (nbs/index.ipynb, 'What's inside') does not link to {missing}"
@@ -200,8 +231,12 @@ def test_pages_have_the_notebooks_titles_and_summaries(pages):
         src = json.loads((NBS / nb).read_text(encoding="utf-8"))
         md = next(("".join(c["source"]) for c in src["cells"] if c["cell_type"] == "markdown"), "")
         title, summary = re.search(r"^#\s+(.+?)\s*$", md, re.M), re.search(r"^>\s+(.+?)\s*$", md, re.M)
-        if title: assert norm(pages[page]["h1"]) == norm(title[1]), f"{page}: heading {pages[page]['h1']!r}, notebook says {title[1]!r}"
-        if summary: assert norm(pages[page]["description"]) == norm(summary[1]), f"{page}: summary {pages[page]['description']!r}"
+        if title:
+            assert norm(pages[page]["h1"]) == norm(title[1]), \
+                f"{page}: heading {pages[page]['h1']!r}, notebook says {title[1]!r}"
+        if summary:
+            assert norm(pages[page]["description"]) == norm(summary[1]), \
+                f"{page}: summary {pages[page]['description']!r}"
 
 
 def search_results(browser, base_url, term):
@@ -211,7 +246,8 @@ def search_results(browser, base_url, term):
             "return [...document.querySelectorAll('#search-results li a')].map(a => a.getAttribute('href'))")
         done = browser.execute_script("return !!document.querySelector('#search-results p.search-summary')")
         if done:
-            browser.execute_script("localStorage.clear()")  # Sphinx remembers the search terms to highlight them on later pages
+            # Sphinx remembers the search terms to highlight them on later pages
+            browser.execute_script("localStorage.clear()")
             return {urlparse(h).path.split("/")[-1] for h in found}
         time.sleep(0.1)
     raise AssertionError(f"search for {term!r} did not finish")
@@ -219,7 +255,8 @@ def search_results(browser, base_url, term):
 
 @pytest.mark.parametrize("term", ["Grad-CAM", "MaxPooling2D"])
 def test_search_finds_a_known_term(browser, base_url, site, term):
-    expected = {page for nb, page in notebook_pages().items() if term.lower() in (NBS / nb).read_text(encoding="utf-8").lower()}
+    expected = {page for nb, page in notebook_pages().items()
+                if term.lower() in (NBS / nb).read_text(encoding="utf-8").lower()}
     assert expected, f"no notebook mentions {term}"
     found = search_results(browser, base_url, term)
     assert found & expected, f"search for {term!r} found {sorted(found)}, expected one of {sorted(expected)}"

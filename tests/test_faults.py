@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cifar_nb import cli, data as D, training as T
-from cifar_nb.training import RunFolderError, load_trained
+from cifar_nb import cli, data as D, sources as S, training as T, runs as R
+from cifar_nb.runs import RunFolderError, load_trained
 
-from conftest import make_image_folder
+from cifar_nb.testing import Interrupt, Poison, make_image_folder, nan_hiding_cnn, random_cifar10
 
 EPOCHS = 20  # enough epochs that a signal sent after the first backup lands before the run ends
 TRAIN = ["--subset", "48", "--batch-size", "16", "--epochs", str(EPOCHS)]  # 3 steps per epoch: well under a second each
@@ -29,8 +29,8 @@ def tiny(tmp_path_factory):
     """A 10-class image folder with 6 training images per class, and the environment the command runs in."""
     base = tmp_path_factory.mktemp("faults")
     folder = make_image_folder(base / "data", n_train=6, n_test=1)
-    env = {**os.environ, "CIFAR_NB_DATA": str(folder), "KERAS_HOME": str(base / "keras-home"), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "CIFAR_NB_DATA": str(folder), "KERAS_HOME": str(base / "keras-home"),
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     return base, env
 
 
@@ -42,8 +42,8 @@ def _default_sigint():
 
 def start(args, env) -> subprocess.Popen:
     """Start the installed `cifar_nb` console script, as from a terminal (Ctrl-C not ignored)."""
-    return subprocess.Popen(["cifar_nb", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=_default_sigint)
+    return subprocess.Popen(["cifar_nb", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=_default_sigint)
 
 
 def run(args, env, timeout=300) -> subprocess.CompletedProcess:
@@ -69,7 +69,7 @@ def assert_finite(model):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-# ------------------------------------------------------------------------------------------------ kill -9 and resume
+# -------------------------------------------------------------------------------- kill -9 and resume
 
 def test_killed_run_resumes_from_last_completed_epoch(tiny):
     base, env = tiny
@@ -89,7 +89,8 @@ def test_killed_run_resumes_from_last_completed_epoch(tiny):
     again = run(["train", *TRAIN, "--out", out], env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"resuming from epoch {done + 1} of {EPOCHS}: {done} completed" in again.stdout
-    assert f"Epoch {done + 1}/{EPOCHS}" in again.stdout and f"Epoch {done}/{EPOCHS}" not in again.stdout  # no epoch trained twice
+    # no epoch trained twice
+    assert f"Epoch {done + 1}/{EPOCHS}" in again.stdout and f"Epoch {done}/{EPOCHS}" not in again.stdout
     assert history_epochs(out) == list(range(EPOCHS))  # every epoch logged exactly once
     assert OUTPUTS <= {f.name for f in out.iterdir()}
     assert not (out / "backup").exists()
@@ -100,7 +101,7 @@ def test_killed_run_resumes_from_last_completed_epoch(tiny):
     assert json.loads((out / "run.json").read_text())["epochs"] == EPOCHS
 
 
-# ------------------------------------------------------------------------------------------------ Ctrl-C
+# -------------------------------------------------------------------------------- Ctrl-C
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tiny):
     base, env = tiny
@@ -118,59 +119,27 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tiny):
     model, names = load_trained(out, "best")  # loadable by cifar_nb itself: run.json is there
     assert len(names) == 10
     assert_finite(model)
-    assert T.read_backup(out)["epoch"] >= 1
+    assert R.read_backup(out)["epoch"] >= 1
 
 
-# ------------------------------------------------------------------------------------------------ divergence
+# -------------------------------------------------------------------------------- divergence
 # Each fault below behaves the same on every processor. Whether a NaN reaches the loss can depend on the CPU (oneDNN's
 # ReLU maps NaN to 0 on some), so where the loss may or may not see it, the tests accept either way of noticing.
 
-DIVERGED = r"training diverged: (the loss became (nan|inf) in epoch {e}, batch \d+|the weights became NaN or infinite in epoch {e} \()"
-
-
-def noise(n_train=40, classes=10):
-    rng = np.random.default_rng(0)
-    return D.CIFAR10(rng.integers(0, 256, (n_train, 32, 32, 3), np.uint8), rng.integers(0, classes, n_train).astype(np.uint8),
-                     rng.integers(0, 256, (8, 32, 32, 3), np.uint8), rng.integers(0, classes, 8).astype(np.uint8),
-                     D.CLASS_NAMES[:classes])
-
-
-class Poison(keras.callbacks.Callback):
-    """Multiply variable `name` of layer `layer` by NaN after the second batch of epoch `at` (from 0)."""
-    def __init__(self, at, layer=-1, name="bias"):
-        super().__init__()
-        self.at, self.layer, self.name = at, layer, name
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == self.at and batch == 1:
-            w = getattr(self.model.layers[self.layer], self.name)
-            w.assign(w * np.nan)
-
-
-@keras.saving.register_keras_serializable("cifar_nb_tests")
-class NanToZeroReLU(keras.layers.Layer):
-    """A ReLU whose output is 0 where its input is NaN, on every processor (as oneDNN's ReLU on some CPUs)."""
-    def call(self, x):
-        return keras.ops.where(keras.ops.isnan(x), 0.0, keras.ops.relu(x))
-
-
-def nan_hiding_cnn():
-    return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3), NanToZeroReLU(), keras.layers.GlobalAveragePooling2D(),
-                             keras.layers.Dense(10, activation="softmax")])
+DIVERGED = (r"training diverged: (the loss became (nan|inf) in epoch {e}, batch \d+"
+            r"|the weights became NaN or infinite in epoch {e} \()")
 
 
 def assert_kept_epoch(run_dir: Path, message: str, epoch: int):
-    """What a run that diverged after `epoch` good epochs must leave: all of it finite, none of it from the bad epoch."""
+    """What a run that diverged after `epoch` good epochs must leave: all of it finite,
+    none of it from the bad epoch."""
     assert f"the backup of epoch {epoch}" in message and "no model.keras was written" in message, message
-    assert T.read_backup(run_dir)["epoch"] == epoch
+    assert R.read_backup(run_dir)["epoch"] == epoch
     assert history_epochs(run_dir) == list(range(epoch))
     assert np.isfinite(pd.read_csv(run_dir / "history.csv").drop(columns="epoch").to_numpy()).all()
     assert not (run_dir / "model.keras").exists()
-    assert T.nonfinite_weights(load_trained(run_dir, "best")[0]) == []
-    state = T.read_backup(run_dir)
+    assert R.nonfinite_weights(load_trained(run_dir, "best")[0]) == []
+    state = R.read_backup(run_dir)
     import h5py
     with h5py.File(run_dir / "backup" / state["weights"]) as f:  # the backup as stored, without rebuilding a model
         arrays = []
@@ -181,7 +150,8 @@ def assert_kept_epoch(run_dir: Path, message: str, epoch: int):
 def test_nan_loss_stops_the_command_with_a_clear_message(tiny):
     base, env = tiny
     out = base / "nan"
-    p = run(["train", *TRAIN, "--learning-rate", "1e8", "--out", out], env)  # the first Adam step throws the weights to 1e8
+    # the first Adam step throws the weights to 1e8
+    p = run(["train", *TRAIN, "--learning-rate", "1e8", "--out", out], env)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "Traceback" not in p.stderr
     assert re.search("cifar_nb train: error: " + DIVERGED.format(e=1), p.stderr), p.stderr
@@ -198,8 +168,9 @@ def test_learning_rate_that_explodes_keeps_the_last_good_checkpoint(tmp_path):
     from cifar_nb.models import get_model
     explode = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e9 if epoch == 2 else lr)
     run_dir = tmp_path / "run"
-    with pytest.raises(T.TrainingDivergedError, match=DIVERGED.format(e=3)) as e:
-        T.train(get_model("baseline", seed=0), noise(64), epochs=5, batch_size=16, run_dir=run_dir, verbose=0, callbacks=[explode])
+    with pytest.raises(R.TrainingDivergedError, match=DIVERGED.format(e=3)) as e:
+        T.train(get_model("baseline", seed=0), random_cifar10(64), epochs=5, batch_size=16, run_dir=run_dir, verbose=0,
+                callbacks=[explode])
     assert "best.keras" in str(e.value)
     assert_kept_epoch(run_dir, str(e.value), 2)
 
@@ -208,8 +179,9 @@ def test_nan_in_the_last_bias_stops_the_run(tmp_path):
     """NaN logits: no activation stands between the bias and the loss, so the loss itself becomes NaN."""
     from cifar_nb.models import get_model
     run_dir = tmp_path / "run"
-    with pytest.raises(T.TrainingDivergedError, match=DIVERGED.format(e=2)) as e:
-        T.train(get_model("baseline", seed=0), noise(), epochs=4, batch_size=8, run_dir=run_dir, verbose=0, callbacks=[Poison(at=1)])
+    with pytest.raises(R.TrainingDivergedError, match=DIVERGED.format(e=2)) as e:
+        T.train(get_model("baseline", seed=0), random_cifar10(), epochs=4, batch_size=8, run_dir=run_dir, verbose=0,
+                callbacks=[Poison(at=1)])
     assert_kept_epoch(run_dir, str(e.value), 1)
 
 
@@ -217,8 +189,10 @@ def test_nan_weights_hidden_behind_a_relu_are_caught(tmp_path):
     """A NaN first-layer kernel behind a ReLU that maps NaN to 0: the loss stays finite on every processor, so only
     the check of the weights at the end of the epoch can stop the run. Without it, model.keras would hold NaN."""
     run_dir = tmp_path / "run"
-    with pytest.raises(T.TrainingDivergedError, match=r"the weights became NaN or infinite in epoch 2 \(\S+/kernel\) while the loss stayed finite") as e:
-        T.train(nan_hiding_cnn(), noise(), epochs=4, batch_size=8, run_dir=run_dir, verbose=0, callbacks=[Poison(at=1, layer=0, name="kernel")])
+    with pytest.raises(R.TrainingDivergedError, match=r"the weights became NaN or infinite in epoch 2 \(\S+/kernel\) "
+                                                      r"while the loss stayed finite") as e:
+        T.train(nan_hiding_cnn(), random_cifar10(), epochs=4, batch_size=8, run_dir=run_dir, verbose=0,
+                callbacks=[Poison(at=1, layer=0, name="kernel")])
     assert_kept_epoch(run_dir, str(e.value), 1)
 
 
@@ -226,16 +200,17 @@ def test_the_loss_of_the_nan_hiding_model_stays_finite():
     """The premise of the test above: with its NaN kernel, the model's loss is finite and its gradients are too."""
     model = nan_hiding_cnn()
     model.layers[0].kernel.assign(model.layers[0].kernel * np.nan)
-    x, y = D.scale_images(noise().x_train[:8]), D.one_hot(noise().y_train[:8])
+    x, y = D.scale_images(random_cifar10().x_train[:8]), D.one_hot(random_cifar10().y_train[:8])
     model.compile(loss="categorical_crossentropy")
     assert np.isfinite(model.evaluate(x, y, verbose=0))
-    assert T.nonfinite_weights(model) == [model.layers[0].kernel.path]
+    assert R.nonfinite_weights(model) == [model.layers[0].kernel.path]
 
 
 def test_nan_images_are_refused_before_anything_is_written(tmp_path):
     from cifar_nb.models import get_model
-    data = noise()
-    data = data._replace(x_train=np.where(np.arange(40)[:, None, None, None] == 3, np.nan, data.x_train.astype(np.float32)))
+    data = random_cifar10()
+    data = data._replace(x_train=np.where(np.arange(40)[:, None, None, None] == 3, np.nan,
+                                          data.x_train.astype(np.float32)))
     with pytest.raises(ValueError, match="expected uint8 pixel values"):
         T.train(get_model("baseline", seed=0), data, epochs=1, run_dir=tmp_path / "run", verbose=0)
     assert not (tmp_path / "run").exists()
@@ -246,13 +221,14 @@ def test_nan_images_are_refused_before_anything_is_written(tmp_path):
 
 
 def test_a_model_with_nan_weights_is_never_saved_and_never_used(tmp_path):
-    """save_trained refuses it; a file holding one (written by other code) is refused by load_trained, evaluate and predict."""
+    """save_trained refuses it; a file holding one (written by other code) is refused by load_trained, evaluate
+    and predict."""
     model = _tiny_model()
     model.layers[-1].bias.assign(model.layers[-1].bias * np.nan)
     with pytest.raises(ValueError, match=r"refusing to save a model whose weights hold NaN or infinity \(\S+/bias\)"):
-        T.save_trained(model, tmp_path / "run", D.CLASS_NAMES)
+        R.save_trained(model, tmp_path / "run", S.CLASS_NAMES)
     assert not (tmp_path / "run" / "model.keras").exists()
-    T.save_trained(_tiny_model(), tmp_path / "run", D.CLASS_NAMES)  # writes run.json and a good model ...
+    R.save_trained(_tiny_model(), tmp_path / "run", S.CLASS_NAMES)  # writes run.json and a good model ...
     model.save(tmp_path / "run" / "model.keras")  # ... which other code then replaces with a broken one
     with pytest.raises(RunFolderError, match=r"model.keras holds NaN or infinite weights \(\S+/bias\)"):
         load_trained(tmp_path / "run")
@@ -265,11 +241,12 @@ def test_a_model_with_nan_weights_is_never_saved_and_never_used(tmp_path):
         assert "Traceback" not in p.stderr and p.stdout.strip() == ""
 
 
-# ------------------------------------------------------------------------------------------------ reproducibility
+# -------------------------------------------------------------------------------- reproducibility
 
 def test_same_seed_gives_bit_identical_weights_in_two_processes(tiny):
     base, env = tiny
-    args = ["train", "--subset", "48", "--batch-size", "16", "--epochs", "2", "--recipe", "augment", "--seed", "7", "--deterministic"]
+    args = ["train", "--subset", "48", "--batch-size", "16", "--epochs", "2", "--recipe", "augment", "--seed", "7",
+            "--deterministic"]
     procs = [start([*args, "--out", base / f"seed7-{i}"], env) for i in range(2)]  # side by side: they share nothing
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
@@ -281,13 +258,14 @@ def test_same_seed_gives_bit_identical_weights_in_two_processes(tiny):
     assert not all(np.array_equal(a, b) for a, b in zip(first, untrained)), "training changed the weights"
 
 
-# ------------------------------------------------------------------------------------------------ damaged and malicious model files
+# -------------------------------------------------------------------------------- damaged and malicious model files
 
 @pytest.fixture
 def run_folder(tmp_path):
     """A run folder holding a small, valid model.keras and run.json."""
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    T.save_trained(model, tmp_path / "run", D.CLASS_NAMES)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    R.save_trained(model, tmp_path / "run", S.CLASS_NAMES)
     return tmp_path / "run"
 
 
@@ -299,11 +277,13 @@ def random_bytes(path: Path):
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
 
 
-@pytest.mark.parametrize("damage", [truncate, random_bytes, lambda p: p.write_bytes(b"")], ids=["truncated", "random-bytes", "empty"])
+@pytest.mark.parametrize("damage", [truncate, random_bytes, lambda p: p.write_bytes(b"")],
+                         ids=["truncated", "random-bytes", "empty"])
 def test_damaged_model_file_is_a_clear_error(run_folder, damage):
-    assert load_trained(run_folder)[1] == D.CLASS_NAMES
+    assert load_trained(run_folder)[1] == S.CLASS_NAMES
     damage(run_folder / "model.keras")
-    with pytest.raises(RunFolderError, match=r"model.keras is not a readable Keras model: it is not a complete .keras \(zip\) file .*retrain it"):
+    with pytest.raises(RunFolderError, match=r"model.keras is not a readable Keras model: "
+                                             r"it is not a complete .keras \(zip\) file .*retrain it"):
         load_trained(run_folder)
 
 
@@ -318,7 +298,8 @@ def test_model_file_that_would_run_code_is_refused(run_folder, tmp_path):
     """A .keras file with a Lambda layer carries Python bytecode; loading it without safe_mode would create a file."""
     marker = tmp_path / "pwned"
     func = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
-    evil = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Lambda(func), keras.layers.Flatten(), keras.layers.Dense(10)])
+    evil = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Lambda(func), keras.layers.Flatten(),
+                             keras.layers.Dense(10)])
     marker.unlink()  # building the model called the function once
     evil.save(run_folder / "model.keras")
     with pytest.raises(RunFolderError, match="(?s)not a readable Keras model.*safe_mode"):
@@ -342,7 +323,7 @@ def test_damaged_model_via_the_command_line(tmp_path, run_folder):
         assert "Traceback" not in p.stderr
 
 
-# ------------------------------------------------------------------------------------------------ other classes, bad files, predict
+# -------------------------------------------------------------------------------- other classes, bad files, predict
 
 def test_other_classes_and_bad_files_through_the_command_line(tmp_path):
     pets = make_image_folder(tmp_path / "pets", classes=["dog", "cat", "bird"], n_train=6, n_test=2)
@@ -367,18 +348,21 @@ def test_other_classes_and_bad_files_through_the_command_line(tmp_path):
     p = run(["predict", out, photos], env)
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.strip().splitlines()
-    assert sorted(Path(line.split(": ", 1)[0]).name for line in lines) == ["clear.png", "deep.png", "gray.png", "palette.gif", "whole.jpg"]
-    assert all({part.rsplit(" ", 1)[0] for part in line.split(": ", 1)[1].split(", ")} <= {"bird", "cat", "dog"} for line in lines)
+    assert (sorted(Path(line.split(": ", 1)[0]).name for line in lines)
+            == ["clear.png", "deep.png", "gray.png", "palette.gif", "whole.jpg"])
+    assert all({part.rsplit(" ", 1)[0] for part in line.split(": ", 1)[1].split(", ")} <= {"bird", "cat", "dog"}
+               for line in lines)
     warnings = [line for line in p.stderr.splitlines() if line.startswith("cifar_nb predict: warning:")]
     assert len(warnings) == 1 and "skipped 4 of 9 files" in warnings[0] and "and 1 more" in warnings[0], p.stderr
-    assert sum(name in warnings[0] for name in ("bomb.png", "cut.jpg", "fake.png", "notes.txt")) == 3  # the first three, named
+    # the first three, named
+    assert sum(name in warnings[0] for name in ("bomb.png", "cut.jpg", "fake.png", "notes.txt")) == 3
     assert "SkippedFilesWarning" not in p.stderr and "Traceback" not in p.stderr
 
     p = run(["predict", out, photos / "bomb.png"], env)  # named explicitly: an error, not a skip
     assert p.returncode == 1 and "decompression bomb" in p.stderr and "Traceback" not in p.stderr
 
 
-# ------------------------------------------------------------------------------------------------ atomic writes
+# -------------------------------------------------------------------------------- atomic writes
 
 def _fail_half_way(write_bytes):
     """A stand-in for a writer that puts some bytes in its file, then fails, as a full disk would."""
@@ -389,7 +373,8 @@ def _fail_half_way(write_bytes):
 
 
 def _tiny_model():
-    return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")])
 
 
 def _partial(path):
@@ -405,16 +390,16 @@ def _failing_write_text(self, text, *args, **kwargs):
 def write_model(run_dir, monkeypatch):
     model = _tiny_model()
     monkeypatch.setattr(model, "save", _fail_half_way(_partial))
-    T.save_trained(model, run_dir, D.CLASS_NAMES)
+    R.save_trained(model, run_dir, S.CLASS_NAMES)
 
 
 def write_run_json(run_dir, monkeypatch):
     monkeypatch.setattr(Path, "write_text", _failing_write_text)
-    T._write_run_info(_tiny_model(), run_dir, D.CLASS_NAMES)
+    R.write_run_info(_tiny_model(), run_dir, S.CLASS_NAMES)
 
 
 def write_best(run_dir, monkeypatch):
-    cb = T.BestCheckpoint(run_dir / "best.keras")
+    cb = R.BestCheckpoint(run_dir / "best.keras")
     cb.set_model(_tiny_model())
     monkeypatch.setattr(cb.model, "save", _fail_half_way(_partial))
     cb.on_epoch_end(0, {"val_accuracy": 0.5})
@@ -426,14 +411,15 @@ def write_metrics(run_dir, monkeypatch):
 
 
 def write_state(run_dir, monkeypatch):
-    cb = T.RunBackup(run_dir, {"model": "x"})
+    cb = R.RunBackup(run_dir, {"model": "x"})
     cb.set_model(_tiny_model())
     monkeypatch.setattr(Path, "write_text", _failing_write_text)
     cb.on_epoch_end(0, {"loss": 1.0})
 
 
-@pytest.mark.parametrize("write, target", [(write_model, "model.keras"), (write_run_json, "run.json"), (write_best, "best.keras"),
-                                           (write_metrics, "metrics.json"), (write_state, "backup/state.json")],
+@pytest.mark.parametrize("write, target", [(write_model, "model.keras"), (write_run_json, "run.json"),
+                                           (write_best, "best.keras"), (write_metrics, "metrics.json"),
+                                           (write_state, "backup/state.json")],
                          ids=["model.keras", "run.json", "best.keras", "metrics.json", "state.json"])
 def test_a_write_that_fails_half_way_leaves_the_previous_file_whole(tmp_path, monkeypatch, write, target):
     run_dir = tmp_path / "run"
@@ -455,39 +441,29 @@ def test_image_cache_write_that_fails_half_way_leaves_no_cache(tmp_path, monkeyp
         Path(file).write_bytes(Path(file).read_bytes()[:100])
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(np, "savez", savez)
-    D.load_cifar10_folder(folder, cache_dir=tmp_path / "cache")
+    S.load_cifar10_folder(folder, cache_dir=tmp_path / "cache")
     assert "could not cache" in capsys.readouterr().err
     monkeypatch.undo()
     assert list((tmp_path / "cache").iterdir()) == [], "neither a truncated cache nor a temporary file is left"
-    d = D.load_cifar10_folder(folder, cache_dir=tmp_path / "cache")  # and the next load works and caches
+    d = S.load_cifar10_folder(folder, cache_dir=tmp_path / "cache")  # and the next load works and caches
     assert len(d.x_train) == 4 and len(list((tmp_path / "cache").glob("*.npz"))) == 1
 
 
-# ------------------------------------------------------------------------------------------------ resuming with other data
-
-class _InterruptAfterEpoch(keras.callbacks.Callback):
-    """Raise KeyboardInterrupt, as Ctrl-C does, at the start of epoch `at` (counting from 0)."""
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
-            raise KeyboardInterrupt
-
+# -------------------------------------------------------------------------------- resuming with other data
 
 def test_resuming_with_other_images_is_refused(tmp_path):
     from cifar_nb.models import get_model
-    rng = np.random.default_rng(0)
-    data = D.CIFAR10(rng.integers(0, 256, (40, 32, 32, 3), np.uint8), rng.integers(0, 10, 40).astype(np.uint8),
-                     rng.integers(0, 256, (8, 32, 32, 3), np.uint8), rng.integers(0, 10, 8).astype(np.uint8), D.CLASS_NAMES)
+    data = random_cifar10(40, 8)
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        T.train(get_model("baseline", seed=0), data, epochs=3, batch_size=16, run_dir=run_dir, verbose=0, callbacks=[_InterruptAfterEpoch(1)])
-    assert T.read_backup(run_dir)["epoch"] == 1
+        T.train(get_model("baseline", seed=0), data, epochs=3, batch_size=16, run_dir=run_dir, verbose=0,
+                callbacks=[Interrupt(at=1, batch=0)])
+    assert R.read_backup(run_dir)["epoch"] == 1
     x = data.x_train.copy()
     x[5] = 255 - x[5]  # one image changed, same labels, same count
     with pytest.raises(RunFolderError, match=r"different settings \(data\)"):
-        T.train(get_model("baseline", seed=0), data._replace(x_train=x), epochs=3, batch_size=16, run_dir=run_dir, verbose=0)
-    history = T.train(get_model("baseline", seed=0), data, epochs=3, batch_size=16, run_dir=run_dir, verbose=0)  # the same data resumes
+        T.train(get_model("baseline", seed=0), data._replace(x_train=x), epochs=3, batch_size=16, run_dir=run_dir,
+                verbose=0)
+    # the same data resumes
+    history = T.train(get_model("baseline", seed=0), data, epochs=3, batch_size=16, run_dir=run_dir, verbose=0)
     assert len(history.history["loss"]) == 3 and history_epochs(run_dir) == [0, 1, 2]

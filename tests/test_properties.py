@@ -15,21 +15,25 @@ from hypothesis import HealthCheck, assume, example, given, settings, strategies
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from cifar_nb import data as D
-from cifar_nb.data import DataNotFoundError, ImageReadError
+from cifar_nb import data as D, sources as S
+from cifar_nb.sources import DataFormatError, DataNotFoundError, ImageReadError
 
-CLEAR_ERRORS = (ValueError, DataNotFoundError)  # ImageReadError is a ValueError
+CLEAR_ERRORS = (ValueError, DataNotFoundError)  # ImageReadError and DataFormatError are ValueErrors
 
 # modest and deadline-free: TensorFlow's first calls are slow, and the suite must stay quick on two cores
 FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.data_too_large])
 
-DTYPES = [np.uint8, np.int8, np.uint16, np.int32, np.int64, np.uint64, np.float16, np.float32, np.float64, np.bool_, np.complex64]
+DTYPES = [np.uint8, np.int8, np.uint16, np.int32, np.int64, np.uint64, np.float16, np.float32, np.float64, np.bool_,
+          np.complex64]
 
 
 def any_array(max_dims=5, max_side=5):
-    """Arrays of any of DTYPES, of any shape up to `max_dims` dimensions (0-d included), with any values (NaN, inf, extremes)."""
-    return st.sampled_from(DTYPES).flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side)))
+    """Arrays of any of DTYPES, of any shape up to `max_dims` dimensions (0-d included),
+    with any values (NaN, inf, extremes)."""
+    return st.sampled_from(DTYPES).flatmap(
+        lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side)))
 
 
 def image_batches(dtypes=(np.uint8,), channels=st.just(3)):
@@ -39,7 +43,8 @@ def image_batches(dtypes=(np.uint8,), channels=st.just(3)):
 
 
 def raised_clearly(call):
-    """Run `call`; return (result, None), or (None, error) for a documented error. Any other exception fails the test."""
+    """Run `call`; return (result, None), or (None, error) for a documented error.
+    Any other exception fails the test."""
     try:
         return call(), None
     except CLEAR_ERRORS as e:
@@ -78,7 +83,8 @@ def _labels_are_valid(y, num_classes):
 
 label_values = st.one_of(
     any_array(max_dims=3, max_side=6),
-    hnp.arrays(st.sampled_from([np.int64, np.float32, np.uint8]), hnp.array_shapes(min_dims=1, max_dims=2, max_side=8), elements=st.integers(0, 12)),
+    hnp.arrays(st.sampled_from([np.int64, np.float32, np.uint8]), hnp.array_shapes(min_dims=1, max_dims=2, max_side=8),
+               elements=st.integers(0, 12)),
     st.lists(st.one_of(st.integers(-3, 12), st.floats(-1, 12), st.text(max_size=2), st.none()), max_size=6),
 )
 
@@ -103,19 +109,21 @@ def test_check_labels_and_one_hot(y, num_classes):
 # ---------------------------------------------------------------- split_train_val
 
 @FAST
-@given(any_array(max_dims=3, max_side=9), st.integers(-1, 11), st.floats(allow_nan=True, allow_infinity=True) | st.floats(0.01, 0.99),
-       st.integers(0, 2**32 - 1))
+@given(any_array(max_dims=3, max_side=9), st.integers(-1, 11),
+       st.floats(allow_nan=True, allow_infinity=True) | st.floats(0.01, 0.99), st.integers(0, 2**32 - 1))
 @example(np.uint8(0), 0, 0.5, 0)
 @example(np.zeros((5, 2)), -1, 0.5, 0)
+@example(np.zeros((5, 2)), 5, 0.0, 0)  # no validation: everything trains
 def test_split_train_val(x, n_labels, val_fraction, seed):
     # labels are the indices 0..n-1, so every returned image can be traced back to where it came from
     y = np.arange(n_labels) if n_labels >= 0 else np.int64(3)  # -1: a 0-d "label array"
     res, err = raised_clearly(lambda: D.split_train_val(x, y, val_fraction, seed))
-    valid = x.ndim >= 1 and y.ndim == 1 and len(x) == len(y) and 0 < val_fraction < 1
+    valid = x.ndim >= 1 and y.ndim == 1 and len(x) == len(y) and 0 <= val_fraction < 1
     assert (err is None) == valid, err
     if valid:
         (x_tr, y_tr), (x_val, y_val) = res
-        assert len(y_val) == int(round(len(x) * val_fraction)) and len(y_tr) + len(y_val) == len(x)
+        assert (len(y_val) == int(len(x) * val_fraction) == D.validation_size(len(x), val_fraction)
+                and len(y_tr) + len(y_val) == len(x))
         np.testing.assert_array_equal(np.sort(np.concatenate([y_tr, y_val])), np.arange(len(x)))  # a partition
         np.testing.assert_array_equal(x_tr, x[y_tr])
         np.testing.assert_array_equal(x_val, x[y_val])
@@ -143,7 +151,8 @@ def _candidates(img, k):
 @example(np.zeros((2, 3, 3, 0), np.float32), 1, 5)
 @example(np.zeros((0, 4, 4, 3), np.uint8), 2, (1, 2))
 def test_random_flip_shift(images, max_shift, seed):
-    out, err = raised_clearly(lambda: D.random_flip_shift(images, max_shift, seed if not isinstance(seed, tuple) else list(seed)))
+    out, err = raised_clearly(lambda: D.random_flip_shift(images, max_shift,
+                                                          seed if not isinstance(seed, tuple) else list(seed)))
     valid = (images.ndim == 4 and images.dtype != np.complex64 and min(images.shape[1:]) >= 1
              and 0 <= max_shift < min(images.shape[1:3]))
     assert (err is None) == valid, (images.shape, images.dtype, max_shift, err)
@@ -162,7 +171,8 @@ def test_random_flip_shift(images, max_shift, seed):
        st.none() | st.integers(0, 1000), st.integers(-1, 3), st.booleans())
 @example(np.uint8(1), 0, 1, False, False, None, 0, False)
 @example(np.zeros((0, 0, 0, 3), np.uint8), 0, 1, False, True, None, 0, False)
-@example(np.zeros((3, 4, 4, 3), np.uint8), np.zeros((3, 1), int), 2, True, True, 1, 1, False)  # (N, 1) labels, as Keras gives them
+# (N, 1) labels, as Keras gives them
+@example(np.zeros((3, 4, 4, 3), np.uint8), np.zeros((3, 1), int), 2, True, True, 1, 1, False)
 @example(np.zeros((3, 4, 4, 3), np.uint8), np.zeros((3, 2), int), 2, False, False, None, 0, False)
 def test_make_dataset(x, y, batch_size, shuffle, augment, seed, max_shift, drop_remainder):
     if isinstance(y, int):  # a matching number of random valid labels, so that valid calls are common
@@ -201,7 +211,7 @@ def _read(raw: bytes, suffix: str, size: int):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"image{suffix}"
         path.write_bytes(raw)
-        return raised_clearly(lambda: D.read_image(path, size))
+        return raised_clearly(lambda: S.read_image(path, size))
 
 
 def _encoded(a: np.ndarray, fmt: str) -> bytes | None:
@@ -229,7 +239,8 @@ def test_read_image_of_random_arrays(a, fmt, size):
     out, err = _read(raw, FORMATS[fmt], size)
     assert err is None, err  # Pillow wrote it, so cifar_nb must read it
     assert out.shape == (size, size, 3) and out.dtype == np.uint8
-    if a.dtype == np.uint8 and fmt in ("PNG", "BMP", "TIFF") and a.shape[:2] == (size, size) and a.ndim == 3 and a.shape[2] == 3:
+    if (a.dtype == np.uint8 and fmt in ("PNG", "BMP", "TIFF") and a.shape[:2] == (size, size)
+            and a.ndim == 3 and a.shape[2] == 3):
         np.testing.assert_array_equal(out, a)  # lossless, no resize, no conversion: exactly the pixels
 
 
@@ -267,7 +278,8 @@ def batches(draw):
     lo, hi = draw(st.sampled_from([(0, 256), (0, 256), (-2, 3), (250, 300)]))
     shape = draw(st.sampled_from([(n, cols), (n, cols), (n * cols,), (n, 3, 1024)]))
     data = rng.integers(lo, hi, shape).astype(dt)
-    labels = draw(st.one_of(st.lists(st.integers(-1, 260), min_size=n, max_size=n), st.lists(st.integers(0, 9), max_size=4),
+    labels = draw(st.one_of(st.lists(st.integers(-1, 260), min_size=n, max_size=n),
+                            st.lists(st.integers(0, 9), max_size=4),
                             hnp.arrays(np.float32, (n,), elements=st.floats(0, 9, width=32)), st.just("cat")))
     batch = {"data": data, "labels": labels}
     drop = draw(st.sampled_from([None, None, "data", "labels"]))
@@ -278,8 +290,8 @@ def batches(draw):
 @FAST
 @given(batches())
 def test_batch_to_arrays(batch):
-    res, err = raised_clearly(lambda: D.batch_to_arrays(batch))
-    assert err is None or isinstance(err, DataNotFoundError), err
+    res, err = raised_clearly(lambda: S.batch_to_arrays(batch))
+    assert err is None or isinstance(err, (DataNotFoundError, DataFormatError)), err
     if err is not None:
         return
     data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
@@ -296,7 +308,8 @@ def test_batch_to_arrays(batch):
 
 python_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.binary(max_size=20) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.binary(max_size=6) | st.text(max_size=6), inner, max_size=4),
+    lambda inner: (st.lists(inner, max_size=4)
+                   | st.dictionaries(st.binary(max_size=6) | st.text(max_size=6), inner, max_size=4)),
     max_leaves=12)
 
 
@@ -305,6 +318,6 @@ python_values = st.recursive(
                  st.builds(lambda v, cut: pickle.dumps(v, protocol=2)[:cut], python_values, st.integers(0, 40))))
 @example(pickle.dumps({b"\x80": 1}, protocol=2))  # a key that is not UTF-8
 def test_unpickle_batch_only_returns_dicts_or_refuses(raw):
-    res, err = raised_clearly(lambda: D._unpickle_batch(raw, "data_batch_1"))
-    assert err is None or isinstance(err, DataNotFoundError), err
+    res, err = raised_clearly(lambda: S._unpickle_batch(raw, "data_batch_1"))
+    assert err is None or isinstance(err, (DataNotFoundError, DataFormatError)), err
     assert err is not None or isinstance(res, dict)
