@@ -30,7 +30,7 @@ __all__ = ['THRESHOLDS', 'RUNGS', 'LARGE_RUNG', 'ABLATIONS', 'EpochBenchmark', '
 
 # %% ../nbs/13_bench.ipynb #498e5aee
 class EpochBenchmark(keras.callbacks.Callback):
-    "Callback recording, after every epoch, the cumulative training time and the test accuracy (measured off the clock)."
+    "Callback recording, after each epoch, the cumulative training time and the test accuracy (measured off the clock)."
     def __init__(self, x_test: np.ndarray, y_test: np.ndarray):
         super().__init__()
         self.x_test, self.y_test = x_test, np.ravel(y_test)
@@ -73,7 +73,7 @@ class BenchResult:
         return self.test_accuracy[-1] if self.tta_accuracy is None else self.tta_accuracy
 
     def time_to(self, target: float) -> float | None:
-        "Training seconds until test accuracy first reached `target` (the final one with TTA counts), or None if it never did."
+        "Training seconds until test accuracy first reached `target` (the final one with TTA counts), or None if never."
         points = list(zip(self.train_seconds, self.test_accuracy)) + [(self.train_seconds[-1], self.final_accuracy)]
         return next((t for t, a in points if a >= target), None)
 
@@ -83,9 +83,9 @@ class BenchResult:
         return 3 * self.mflops_per_image * self.train_images_per_s / 1000
 
 # %% ../nbs/13_bench.ipynb #c877a1f1
-def run_rung(model_name: str, recipe: str | Recipe, data: CIFAR10, epochs: int | None = None, seed: int = 0, verbose: int = 0,
-             name: str | None = None, **model_kwargs) -> BenchResult:
-    "Train `model_name` (built with `model_kwargs`) from scratch with `recipe` on `data`, measuring time and test accuracy after every epoch."
+def run_rung(model_name: str, recipe: str | Recipe, data: CIFAR10, epochs: int | None = None, seed: int = 0,
+             verbose: int = 0, name: str | None = None, **model_kwargs) -> BenchResult:
+    "Train `model_name` (with `model_kwargs`) from scratch with `recipe` on `data`, timing and testing it every epoch."
     r = get_recipe(recipe)
     epochs = epochs or r.epochs
     precision = resolve_precision(r.precision)
@@ -100,22 +100,25 @@ def run_rung(model_name: str, recipe: str | Recipe, data: CIFAR10, epochs: int |
     infer_seconds = time.perf_counter() - t
     tta = "none" if r.tta in (False, None, "none") else ("flip" if r.tta is True else r.tta)
     views = {"none": 1, "flip": 2, "multicrop": 6}[tta]
-    name = name or f"{model_name} + {r.name}" + ("" if epochs == r.epochs else f" ({epochs} epoch{'s' * (epochs != 1)})")
+    name = name or f"{model_name} + {r.name}" + ("" if epochs == r.epochs else
+                                                 f" ({epochs} epoch{'s' * (epochs != 1)})")
     return BenchResult(name, model_name, r.name, epochs, model.count_params(), count_flops(model) / 1e6,
                        precision, n_train, bench.train_seconds, bench.test_accuracy,
                        train_images_per_s=n_train * epochs / bench.train_seconds[-1],
-                       inference_images_per_s=views * len(data.x_test) / infer_seconds, wall_seconds=time.perf_counter() - start,
-                       tta=tta, tta_accuracy=None if tta == "none" else float(np.mean(probs.argmax(1) == np.ravel(data.y_test))))
+                       inference_images_per_s=views * len(data.x_test) / infer_seconds,
+                       wall_seconds=time.perf_counter() - start, tta=tta,
+                       tta_accuracy=None if tta == "none" else float(np.mean(probs.argmax(1) == np.ravel(data.y_test))))
 
 # %% ../nbs/13_bench.ipynb #90e8e235
 def benchmark_table(results: list[BenchResult]) -> pd.DataFrame:
-    "One row per rung: size, speed, final accuracy and training seconds to reach each of `THRESHOLDS` (empty: never reached)."
+    "One row per rung: size, speed, final accuracy and training seconds to each of `THRESHOLDS` (empty: never reached)."
     rows = []
     for r in results:
-        row = {"rung": r.name, "params": r.parameters, "MFLOPs/img": round(r.mflops_per_image, 1), "precision": r.precision,
-               "epochs": r.epochs, "train img/s": round(r.train_images_per_s), "GFLOP/s": round(r.gflops_per_s, 1),
-               "train s": round(r.train_seconds[-1], 1), "wall s": round(r.wall_seconds, 1),
-               "test acc": round(r.test_accuracy[-1], 4), "TTA": r.tta, "with TTA": None if r.tta_accuracy is None else round(r.tta_accuracy, 4)}
+        row = {"rung": r.name, "params": r.parameters, "MFLOPs/img": round(r.mflops_per_image, 1),
+               "precision": r.precision, "epochs": r.epochs, "train img/s": round(r.train_images_per_s),
+               "GFLOP/s": round(r.gflops_per_s, 1), "train s": round(r.train_seconds[-1], 1),
+               "wall s": round(r.wall_seconds, 1), "test acc": round(r.test_accuracy[-1], 4), "TTA": r.tta,
+               "with TTA": None if r.tta_accuracy is None else round(r.tta_accuracy, 4)}
         for t in THRESHOLDS:
             s = r.time_to(t)
             row[f"s to {t:.0%}"] = None if s is None else round(s, 1)
@@ -123,26 +126,30 @@ def benchmark_table(results: list[BenchResult]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("rung").astype(object).where(lambda df: df.notna(), "")
 
 def plot_accuracy_vs_time(results: list[BenchResult]):
-    "Test accuracy after each epoch against cumulative training time, one line per rung (a star: with TTA); returns the Figure."
+    "Test accuracy per epoch vs cumulative training time, one line per rung (a star: with TTA); returns the Figure."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 5))
     for r in results:
         line, = ax.plot(r.train_seconds, r.test_accuracy, "o-", ms=4, label=r.name)
         if r.tta_accuracy is not None: ax.plot(r.train_seconds[-1], r.tta_accuracy, "*", ms=11, color=line.get_color())
     for t in THRESHOLDS: ax.axhline(t, color="grey", lw=0.7, ls=":")
-    ax.set_xlabel("training time (s)"); ax.set_ylabel("test accuracy"); ax.set_title("Test accuracy vs training time (same CPU, one run)")
+    ax.set_xlabel("training time (s)"); ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy vs training time (same CPU, one run)")
     ax.set_xscale("log"); ax.legend(fontsize=8); ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
 
 # %% ../nbs/13_bench.ipynb #0a6ba580
 def machine_info() -> dict:
-    "The machine and software a measurement ran on: CPU model, the flags that matter for speed, cores, library versions."
+    "The machine and software a measurement ran on: CPU model, flags that matter for speed, cores, library versions."
     import tensorflow as tf
-    try: flags = set(next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split(":")[1].split())
+    try: flags = set(next(l for l in Path("/proc/cpuinfo").read_text().splitlines()
+                          if l.startswith("flags")).split(":")[1].split())
     except (OSError, StopIteration): flags = set()
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"}),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
+                                         "amx_tile"}),
             "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
             "gpu": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
@@ -156,7 +163,8 @@ def save_results(results: list[BenchResult], path: str | Path, **extra) -> Path:
 def load_results(path: str | Path) -> list[BenchResult]:
     "Read results written by `save_results`."
     fields = set(BenchResult.__dataclass_fields__)
-    return [BenchResult(**{k: v for k, v in r.items() if k in fields}) for r in json.loads(Path(path).read_text())["results"]]
+    return [BenchResult(**{k: v for k, v in r.items() if k in fields})
+            for r in json.loads(Path(path).read_text())["results"]]
 
 # %% ../nbs/13_bench.ipynb #e37d9746
 @dataclass(frozen=True)
@@ -179,17 +187,19 @@ RUNGS: list[Rung] = [
     Rung("short", "fast_tiny", "short"),                   # to 68% as fast as possible
     Rung("airbench94", "fast", "fast"),                    # airbench94's network and recipe
 ]
-LARGE_RUNG = Rung("airbench95", "fast_large", "large")    # widths 128/384/384, 15 epochs: hours on a CPU without fast bfloat16
+# widths 128/384/384, 15 epochs: hours on a CPU without fast bfloat16
+LARGE_RUNG = Rung("airbench95", "fast_large", "large")
 
-def run_benchmark(data: CIFAR10, rungs: list[Rung] = RUNGS, out: str | Path | None = None, verbose: int = 0, **extra) -> list[BenchResult]:
+def run_benchmark(data: CIFAR10, rungs: list[Rung] = RUNGS, out: str | Path | None = None, verbose: int = 0,
+                  **extra) -> list[BenchResult]:
     "Run every rung in turn on the same data, printing a line per rung; save JSON (with `extra`) to `out` if given."
     results = []
     for rung in rungs:
         results.append(rung.run(data, verbose=verbose))
         r = results[-1]
         tta = "" if r.tta_accuracy is None else f" ({r.tta_accuracy:.4f} with {r.tta} TTA)"
-        print(f"{r.name:>14}: test accuracy {r.test_accuracy[-1]:.4f}{tta} after {r.epochs} epochs, {r.train_seconds[-1]:.0f} s training, "
-              f"{r.train_images_per_s:.0f} images/s", flush=True)
+        print(f"{r.name:>14}: test accuracy {r.test_accuracy[-1]:.4f}{tta} after {r.epochs} epochs, "
+              f"{r.train_seconds[-1]:.0f} s training, {r.train_images_per_s:.0f} images/s", flush=True)
         if out: save_results(results, out, **extra)  # keep what finished if a later rung is interrupted
     return results
 
@@ -198,7 +208,8 @@ def training_throughput(model_name: str, precision: str = "float32", jit_compile
                         steps: int = 10, warmup: int = 3, seed: int = 0) -> float:
     "Training images per second of registry model `model_name` with the given precision and XLA setting (random data)."
     model = get_model(model_name, seed=seed, precision=precision)
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy", jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy",
+                  jit_compile=jit_compile)
     rng = np.random.default_rng(seed)
     x = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
     y = np.eye(model.output_shape[-1], dtype=np.float32)[rng.integers(0, model.output_shape[-1], batch_size)]
@@ -210,14 +221,16 @@ def training_throughput(model_name: str, precision: str = "float32", jit_compile
 def compare_throughput(model_name: str, settings: list[tuple[str, bool]] | None = None, **kwargs) -> pd.DataFrame:
     "Training images/s of `model_name` for each (precision, jit_compile) setting, measured one after the other."
     settings = settings or [("float32", False), ("float32", True), ("mixed_bfloat16", False), ("mixed_bfloat16", True)]
-    rows = [{"precision": p, "XLA": j, "train img/s": round(training_throughput(model_name, p, j, **kwargs))} for p, j in settings]
+    rows = [{"precision": p, "XLA": j, "train img/s": round(training_throughput(model_name, p, j, **kwargs))}
+            for p, j in settings]
     df = pd.DataFrame(rows)
     df["vs float32"] = (df["train img/s"] / df["train img/s"].iloc[0]).round(2)
     return df
 
 # %% ../nbs/13_bench.ipynb #0adf86a2
 _KINDS = {layers.Conv2D: "convolution", layers.BatchNormalization: "batch norm", layers.Activation: "activation",
-          layers.ReLU: "activation", layers.MaxPooling2D: "pooling", layers.GlobalMaxPooling2D: "pooling", layers.Dense: "dense"}
+          layers.ReLU: "activation", layers.MaxPooling2D: "pooling", layers.GlobalMaxPooling2D: "pooling",
+          layers.Dense: "dense"}
 
 def _seconds(fn, steps: int, warmup: int = 2) -> float:
     "Mean seconds per call of `fn` after `warmup` calls (which absorb tracing)."
@@ -240,9 +253,9 @@ def _layer_seconds(layer, batch_size: int, steps: int) -> tuple[float, float]:
     f = _seconds(forward, steps)
     return f, max(0.0, _seconds(both, steps) - f)
 
-def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int | None = None, precision: str | None = None,
-                 steps: int = 3, **model_kwargs) -> pd.DataFrame:
-    "Milliseconds per training step of `model_name` by part: each layer type timed alone, the optimizer, the data pipeline, and the whole step."
+def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int | None = None,
+                 precision: str | None = None, steps: int = 3, **model_kwargs) -> pd.DataFrame:
+    "Milliseconds of a `model_name` training step by part: each layer type alone, optimizer, data pipeline, whole step."
     import tensorflow as tf
     r = get_recipe(recipe)
     batch_size, precision = batch_size or r.batch_size, resolve_precision(precision or r.precision)
@@ -258,7 +271,8 @@ def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int
     opt = make_optimizer(replace(r, batch_size=batch_size), total_steps=100)
     grads = [tf.ones_like(v) * 1e-3 for v in model.trainable_variables]
     opt.build(model.trainable_variables)
-    rows["optimizer update"] = {"forward ms": 1000 * _seconds(tf.function(lambda: opt.apply(grads, model.trainable_variables)), steps)}
+    rows["optimizer update"] = {
+        "forward ms": 1000 * _seconds(tf.function(lambda: opt.apply(grads, model.trainable_variables)), steps)}
     x = np.random.default_rng(0).integers(0, 256, (4 * batch_size, 32, 32, 3), np.uint8)
     batches = epoch_batches(x, np.arange(len(x)) % 10, batch_size, 4) if r.flip == "alternating" else \
               make_dataset(x, np.arange(len(x)) % 10, batch_size, shuffle=True, augment=r.augment, seed=0).repeat()
@@ -273,11 +287,13 @@ def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int
     df.loc["whole training step (fit)"] = {"total ms": whole}
     df["share of the step"] = (df["total ms"] / whole).round(3)
     df["GFLOP/s"] = np.nan
-    df.loc["convolution", "GFLOP/s"] = 3 * df.loc["convolution", "GFLOP"] / (df.loc["convolution", "total ms"] / 1000)  # backward ≈ 2 forwards
-    return df.drop(columns="GFLOP").round({"forward ms": 1, "backward ms": 1, "total ms": 1, "share of the step": 3, "GFLOP/s": 1})
+    # backward ≈ 2 forwards
+    df.loc["convolution", "GFLOP/s"] = 3 * df.loc["convolution", "GFLOP"] / (df.loc["convolution", "total ms"] / 1000)
+    return df.drop(columns="GFLOP").round({"forward ms": 1, "backward ms": 1, "total ms": 1, "share of the step": 3,
+                                           "GFLOP/s": 1})
 
 # %% ../nbs/13_bench.ipynb #7a9fae9b
-ABLATIONS: dict[str, dict] = {  # each ingredient of the fast recipe taken away in turn: Recipe fields, or model settings
+ABLATIONS: dict[str, dict] = {  # each ingredient of the fast recipe taken away in turn: Recipe fields or model settings
     "all of airbench94's recipe": {},
     "no 64× learning rate for batch-norm shifts": {"bias_lr_scale": 1.0},
     "whitening bias never trained": {"whiten_bias_epochs": 0},
@@ -288,8 +304,8 @@ ABLATIONS: dict[str, dict] = {  # each ingredient of the fast recipe taken away 
     "no label smoothing": {"label_smoothing": 0.0},
 }
 
-def ablation_rungs(model: str = "fast", recipe: str = "fast", epochs: int | None = None, ablations: dict[str, dict] = ABLATIONS,
-                   **model_kwargs) -> list[Rung]:
+def ablation_rungs(model: str = "fast", recipe: str = "fast", epochs: int | None = None,
+                   ablations: dict[str, dict] = ABLATIONS, **model_kwargs) -> list[Rung]:
     "One rung per entry of `ablations`: `model` trained with `recipe`, minus one ingredient."
     rungs = []
     for name, change in ablations.items():

@@ -409,4 +409,5 @@ def main(argv: list[str] | None = None) -> int:
 
 # %% ../nbs/16_docs.ipynb #ad7324a3
 #| eval: false
-if __name__ == "__main__": sys.exit(main())  # python -m cifar_nb.docs
+# for `python -m cifar_nb.docs`; a notebook's kernel also runs as __main__, and must not exit
+if __name__ == "__main__" and "ipykernel" not in sys.modules: sys.exit(main())

@@ -46,7 +46,7 @@ def conv_layers(model: keras.Model) -> list[keras.layers.Conv2D]:
 
 def feature_extractor(model: keras.Model, layers: Sequence[keras.layers.Layer]) -> keras.Model:
     "A model from `model`'s input to the outputs of `layers`, sharing its weights (as in keras-io's Grad-CAM example)."
-    return keras.Model(ensure_built(model).inputs, [l.output for l in layers])
+    return keras.Model(ensure_built(model).inputs[0], [l.output for l in layers])
 
 def _outputs(extractor: keras.Model, x) -> list:
     "Run `extractor` in inference mode and return its outputs as a list (Keras unwraps a list of one)."
@@ -130,7 +130,7 @@ def _forward(model: keras.Model, x: tf.Tensor,
         for l in model.layers[:-1]:
             h = l(h, training=False); found[id(l)] = h
         return [found[id(l)] for l in layers], _logits(last, h)
-    *outs, pre = _outputs(keras.Model(model.inputs, [*(l.output for l in layers), last.input]), x)
+    *outs, pre = _outputs(keras.Model(model.inputs[0], [*(l.output for l in layers), last.input]), x)
     return outs, _logits(last, pre)
 
 def class_scores(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -210,7 +210,7 @@ def plot_grad_cam(model: keras.Model, images: np.ndarray, labels: Sequence[int],
 def penultimate_features(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     "What the model's final (classifier) layer receives for each uint8 image: its learned representation (N, features)."
     classifier = [l for l in model.layers if l.weights][-1]  # a trailing Softmax/Activation layer has no weights
-    ext = keras.Model(ensure_built(model).inputs, classifier.input)
+    ext = keras.Model(ensure_built(model).inputs[0], classifier.input)
     return ext.predict(scale_images(images), batch_size=batch_size, verbose=0).reshape(len(images), -1)
 
 # %% ../nbs/07_interpretation.ipynb #4376cded

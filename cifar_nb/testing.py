@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import tarfile
+import tempfile
 from pathlib import Path
 
 from .sources import CIFAR10, CLASS_NAMES
@@ -17,7 +19,7 @@ from PIL import Image
 
 # %% auto #0
 __all__ = ['random_cifar10', 'canonical_batches', 'write_tar', 'write_archive', 'write_batches_folder', 'make_image_folder',
-           'Interrupt', 'Poison', 'NanToZeroReLU', 'nan_hiding_cnn']
+           'Interrupt', 'Poison', 'NanToZeroReLU', 'nan_hiding_cnn', 'scratch_folder']
 
 # %% ../nbs/17_testing.ipynb #db80dce4
 def random_cifar10(n_train: int = 40, n_test: int = 8, num_classes: int = 10, seed: int = 0) -> CIFAR10:
@@ -109,3 +111,9 @@ def nan_hiding_cnn(num_classes: int = 10) -> keras.Model:
     return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3), NanToZeroReLU(),
                              keras.layers.GlobalAveragePooling2D(),
                              keras.layers.Dense(num_classes, activation="softmax")], name="nan_hiding_cnn")
+
+# %% ../nbs/17_testing.ipynb #c2a2bb1b
+def scratch_folder(root: str | Path = "runs/scratch") -> Path:
+    "A new empty folder under `root`, as a path relative to the working directory (so printed paths name no machine)."
+    Path(root).mkdir(parents=True, exist_ok=True)
+    return Path(os.path.relpath(tempfile.mkdtemp(dir=root)))
