@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--validation-split", type=_fraction,
                    help="fraction of training images held out for validation (default: the recipe's, 0.2 for tutorial)")
     t.add_argument("--precision", help="Keras dtype policy, e.g. float32 or mixed_bfloat16 (default: the recipe's; "
-                                       "'auto' picks bf16 where supported)")
+                                       "'auto' picks bf16 only where a timed probe on this machine finds it faster)")
     t.add_argument("--data", metavar="PATH", help=data_help)
     t.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/<model>-<date>-<time>)")
     t.add_argument("--subset", type=_positive_int, metavar="N", help="train on the first N training images only")
