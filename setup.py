@@ -16,7 +16,8 @@ py_versions = "3.10 3.11 3.12 3.13".split()
 lic = licenses.get(cfg["license"].lower(), (cfg["license"], None))
 min_python = cfg["min_python"]
 requirements = cfg.get("requirements", "").split()
-dev_requirements = cfg.get("dev_requirements", "").split()
+# extras: `pip install "cifar_nb[onnx]"` reads onnx_requirements, and so on
+extras = {name: cfg.get(f"{name}_requirements", "").split() for name in ("dev", "onnx", "tensorboard")}
 console_scripts = cfg.get("console_scripts", "").split()
 
 setuptools.setup(
@@ -42,7 +43,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires=">=" + min_python,
     install_requires=requirements,
-    extras_require={"dev": dev_requirements},
+    extras_require=extras,
     entry_points={"console_scripts": console_scripts, "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
 )

@@ -299,8 +299,10 @@ def build_site(out: str | Path | None = None, n_workers: int = 2, quiet: bool = 
     except ImportError as e:
         raise ImportError(f"Building the site needs Sphinx, MyST-NB, furo and sphinx-mathjax-offline ({e}): "
                           'install the development extras with pip install -e ".[dev]"') from e
+    from cifar_nb.explorer import build_explorer, explorer_run
     cfg = get_config()
     nbs_path, out, work = cfg.nbs_path, Path(out or cfg.doc_path), cfg.config_path / '_proc' / '_sphinx'
+    run = explorer_run(nbs_path)  # before the long part: a missing run stops the build at once
     refresh_quarto_yml()  # nbs/nbdev.yml from settings.ini, as nbdev_docs does
     # nbs/sidebar.yml, unless settings.ini says it is written by hand (ours is)
     nbdev_sidebar.__wrapped__(path=nbs_path)
@@ -335,6 +337,8 @@ def build_site(out: str | Path | None = None, n_workers: int = 2, quiet: bool = 
     if (html / '_sources').exists() and not any((html / '_sources').iterdir()): (html / '_sources').rmdir()
     if out.exists(): shutil.rmtree(out)
     shutil.move(html, out)
+    build_explorer(out / 'explorer', run, home='../' + page_name('19_explorer.ipynb'))
+    if not quiet: print(f"explorer: {out / 'explorer'}/, from the run in {run}")
     return out
 
 # %% ../nbs/16_docs.ipynb #1b9b671f

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from .data import scale_images
 from .sources import CLASS_NAMES, IMAGE_SHAPE
 import keras
 import numpy as np
@@ -17,9 +18,9 @@ from keras import layers
 
 # %% auto #0
 __all__ = ['MODELS', 'baseline_cnn', 'CIFAR10_MEAN', 'CIFAR10_STD', 'fast_cnn', 'PRECISION_CACHE', 'register_model',
-           'UnknownModelError', 'check_model_name', 'get_model', 'count_flops', 'baseline_bn_cnn',
-           'FusedBatchNormalization', 'dirac_init', 'whitening_filters', 'init_whitening', 'cpu_supports_bf16',
-           'cpu_name', 'precision_speed', 'resolve_precision']
+           'UnknownModelError', 'check_model_name', 'get_model', 'count_flops', 'baseline_bn_cnn', 'batch_norm_layers',
+           'recompute_bn_statistics', 'PreciseBatchNorm', 'FusedBatchNormalization', 'dirac_init', 'whitening_filters',
+           'init_whitening', 'cpu_supports_bf16', 'cpu_name', 'precision_speed', 'resolve_precision']
 
 # %% ../nbs/04_models.ipynb #90e3283d
 def baseline_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE,
@@ -107,6 +108,46 @@ def baseline_bn_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE,
         layers.Dropout(0.5),
         layers.Dense(num_classes, activation="softmax", dtype="float32"),
     ], name="baseline_bn_cnn")
+
+# %% ../nbs/04_models.ipynb #e3cb1fe6
+def batch_norm_layers(model: keras.Model) -> list[layers.BatchNormalization]:
+    "Every `BatchNormalization` layer of `model`, nested models included, in order."
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization): found.append(layer)
+        elif isinstance(layer, keras.Model): found += batch_norm_layers(layer)
+    return found
+
+def recompute_bn_statistics(model: keras.Model, images: np.ndarray, batch_size: int = 500) -> int:
+    "Set every batch norm's running mean and variance to their averages over `images` (uint8); returns the batches."
+    bns = batch_norm_layers(model)
+    if not bns or not len(images): return 0
+    n_batches = max(1, len(images) // batch_size)  # whole batches only, so that every batch weighs the same
+    saved = [bn.momentum for bn in bns]
+    try:
+        for k in range(n_batches):
+            for bn in bns: bn.momentum = k / (k + 1)
+            chunk = images[k * batch_size:(k + 1) * batch_size] if n_batches > 1 else images
+            model(scale_images(chunk), training=True)  # training mode: each layer sees the batch's own statistics
+    finally:
+        for bn, momentum in zip(bns, saved): bn.momentum = momentum
+    return n_batches
+
+# %% ../nbs/04_models.ipynb #475777c8
+class PreciseBatchNorm(keras.callbacks.Callback):
+    "Recompute batch norm's running statistics from `images` (uint8) before each validation and at each epoch end."
+    def __init__(self, images: np.ndarray, batch_size: int = 500):
+        super().__init__()
+        self.images, self.batch_size, self.stale = images, batch_size, True
+
+    def refresh(self):
+        "Recompute the statistics if the weights changed since the last time."
+        if self.stale: recompute_bn_statistics(self.model, self.images, self.batch_size)
+        self.stale = False
+
+    def on_train_batch_end(self, batch, logs=None): self.stale = True
+    def on_test_begin(self, logs=None): self.refresh()  # Keras validates before it ends the epoch
+    def on_epoch_end(self, epoch, logs=None): self.refresh()
 
 # %% ../nbs/04_models.ipynb #1bd39ff4
 @keras.saving.register_keras_serializable("cifar_nb")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -19,9 +20,9 @@ import keras
 import numpy as np
 
 # %% auto #0
-__all__ = ['BACKUP_DIR', 'nonfinite_weights', 'BestCheckpoint', 'TrainingDivergedError', 'StopOnNaN', 'make_callbacks',
-           'atomic_write', 'write_run_info', 'save_trained', 'RunFolderError', 'load_trained', 'run_settings',
-           'read_backup', 'RunBackup', 'resume_training', 'open_run', 'close_run']
+__all__ = ['TENSORBOARD_DIR', 'BACKUP_DIR', 'nonfinite_weights', 'BestCheckpoint', 'TrainingDivergedError', 'StopOnNaN',
+           'make_callbacks', 'tensorboard_callback', 'atomic_write', 'write_run_info', 'save_trained', 'RunFolderError',
+           'load_trained', 'run_settings', 'read_backup', 'RunBackup', 'resume_training', 'open_run', 'close_run']
 
 # %% ../nbs/11_runs.ipynb #32f97735
 def nonfinite_weights(model: keras.Model) -> list[str]:
@@ -90,6 +91,18 @@ def make_callbacks(run_dir: str | Path | None = None, monitor: str = "val_accura
     # StopOnNaN first: Keras calls callbacks in order, so it runs before anything is logged or saved
     cbs = [StopOnNaN(run_dir), keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True), best]
     return cbs + ([RunBackup(run_dir, settings, best)] if settings is not None else [])
+
+# %% ../nbs/11_runs.ipynb #5d9b6ff7
+TENSORBOARD_DIR = "tensorboard"  # inside the run folder
+
+def tensorboard_callback(run_dir: str | Path | None) -> keras.callbacks.TensorBoard:
+    "Keras's `TensorBoard` callback writing to `run_dir/tensorboard`; clear errors without a run_dir or TensorBoard."
+    if run_dir is None:
+        raise ValueError("TensorBoard logs are written into the run folder: pass a run_dir (cifar_nb train: --out).")
+    if importlib.util.find_spec("tensorboard") is None:  # Keras would fail only at the end of the first epoch
+        raise ModuleNotFoundError("TensorBoard logs need the tensorboard package, which is not installed; "
+                                  'install it with: pip install "cifar_nb[tensorboard]"')
+    return keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / TENSORBOARD_DIR))
 
 # %% ../nbs/11_runs.ipynb #1bdfef01
 def atomic_write(path: str | Path, write) -> None:

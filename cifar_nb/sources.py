@@ -24,10 +24,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'IMAGE_SHAPE', 'DATA_ENV', 'CIFAR10_URL', 'CIFAR10_SHA256', 'IMAGE_EXTENSIONS', 'MAX_IMAGE_PIXELS',
-           'FOLDER_SHUFFLE_SEED', 'configure_tensorflow', 'CIFAR10', 'describe_source', 'DataNotFoundError',
-           'DataFormatError', 'DataIntegrityError', 'ImageReadError', 'SkippedFilesWarning', 'batch_to_arrays',
-           'sha256_file', 'verify_archive', 'load_cifar10_archive', 'load_cifar10_batches', 'read_image', 'load_images',
-           'default_cache_dir', 'load_cifar10_folder', 'load_cifar10']
+           'FOLDER_SHUFFLE_SEED', 'configure_tensorflow', 'CIFAR10', 'describe_source', 'source_path',
+           'DataNotFoundError', 'DataFormatError', 'DataIntegrityError', 'ImageReadError', 'SkippedFilesWarning',
+           'batch_to_arrays', 'sha256_file', 'verify_archive', 'load_cifar10_archive', 'load_cifar10_batches',
+           'read_image', 'load_images', 'default_cache_dir', 'load_cifar10_folder', 'load_cifar10']
 
 # %% ../nbs/10_sources.ipynb #abd9d1f0
 def configure_tensorflow() -> bool:
@@ -60,6 +60,14 @@ def describe_source(data: CIFAR10) -> str:
     m = re.match(r"(archive|batches folder|image folder) (\S+)", data.source)
     where = f"{m.group(1)} {Path(m.group(2)).name}" if m else (data.source.split(" ")[0] or "arrays")
     return f"{where}: {len(data.x_train):,} training and {len(data.x_test):,} test images"
+
+# %% ../nbs/10_sources.ipynb #3682e0ef
+_SOURCE = re.compile(r"(archive|batches folder|image folder) (.+?)(?: \(cached in .*\))?$")
+
+def source_path(source: str) -> Path | None:
+    "The file or folder a `CIFAR10.source` names (an archive, batches folder or image folder); None for other data."
+    m = _SOURCE.match(source or "")
+    return Path(m.group(2)) if m else None
 
 # %% ../nbs/10_sources.ipynb #565ed447
 class DataNotFoundError(FileNotFoundError):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .sources import CIFAR10
 from .data import epoch_batches, make_dataset, one_hot, scale_images, split_train_val, validation_size
-from .models import init_whitening
-from .runs import close_run, load_trained, make_callbacks, open_run, run_settings
+from .models import PreciseBatchNorm, batch_norm_layers, init_whitening
+from .runs import close_run, load_trained, make_callbacks, open_run, tensorboard_callback, run_settings
 import keras
 import numpy as np
 
@@ -44,12 +44,13 @@ class Recipe:
     bias_lr_scale: float = 1.0         # learning-rate multiplier for batch-norm shifts (lookahead_sgd)
     whiten_bias_epochs: int | None = None  # epochs the whitening layer's bias trains before it is frozen (None: always)
     lookahead: int = 0                 # steps between lookahead (weight-averaging) updates; 0: none (lookahead_sgd)
+    precise_bn: bool = False           # recompute batch norm's statistics before validating (`PreciseBatchNorm`)
     tta: bool | str = False            # test-time augmentation: False, "flip" (or True), "multicrop" (`predict_proba`)
     precision: str = "float32"         # a Keras dtype policy, or "auto" (see `resolve_precision`)
 
 RECIPES: dict[str, Recipe] = {
-    "tutorial": Recipe("tutorial"),
-    "augment": Recipe("augment", augment=True),
+    "tutorial": Recipe("tutorial", precise_bn=True),
+    "augment": Recipe("augment", augment=True, precise_bn=True),
     # airbench94's recipe and hyperparameters (Keller Jordan, 2024), for the `fast` network
     "fast": Recipe("fast", epochs=10, batch_size=1024, optimizer="lookahead_sgd", learning_rate=11.5, momentum=0.85,
                    weight_decay=0.0153, schedule="triangle", warmup=0.23, lr_start=0.2, lr_end=0.07,
@@ -267,12 +268,14 @@ def train(
     callbacks: list | None = None,  # more Keras callbacks, run after cifar_nb's own
     recipe: str | Recipe = "tutorial",  # how to train: a name from `RECIPES`, or a `Recipe`
     deterministic: bool = False,  # make TensorFlow's operations repeatable bit for bit (slower on GPUs)
+    tensorboard: bool = False,  # also log for TensorBoard, into `run_dir/tensorboard` (needs `run_dir`)
 ) -> keras.callbacks.History:  # Keras's record of every epoch's loss and accuracy
     "Compile `model` and fit it on `data`'s training images per `recipe`, resuming an unfinished run in `run_dir`."
     r = replace(get_recipe(recipe), **{k: v for k, v in dict(epochs=epochs, batch_size=batch_size,
                                                              validation_split=validation_split).items()
                                        if v is not None})
     _check_training(model, data, r)
+    board = [tensorboard_callback(run_dir)] if tensorboard else []  # before anything is written or trained
     if seed is not None: keras.utils.set_random_seed(seed)
     if deterministic: enable_determinism()
     train_xy, val_xy = split_train_val(data.x_train, data.y_train, r.validation_split)
@@ -283,7 +286,9 @@ def train(
         settings = run_settings(model, data, asdict(r), seed)
         start = open_run(run_dir, model, settings, data.class_names, **info) if run_dir is not None else 0
         callbacks = (make_callbacks(run_dir, "val_accuracy" if len(val_xy[0]) else "accuracy", settings)
-                     + list(callbacks or []))
+                     + board + list(callbacks or []))
+        if r.precise_bn and batch_norm_layers(model):  # after the NaN check, before anything is logged or saved
+            callbacks.insert(1, PreciseBatchNorm(train_xy[0][:10_000]))
         history = _fit(model, r, train_xy, val_xy, start, callbacks, seed,
                        _default_verbose() if verbose is None else verbose)
     return (close_run(run_dir, model, data.class_names, history, resumed=start > 0, **info) if run_dir is not None
