@@ -198,7 +198,8 @@ def run_benchmark(data: CIFAR10, rungs: list[Rung] = RUNGS, out: str | Path | No
         results.append(rung.run(data, verbose=verbose))
         r = results[-1]
         tta = "" if r.tta_accuracy is None else f" ({r.tta_accuracy:.4f} with {r.tta} TTA)"
-        print(f"{r.name:>14}: test accuracy {r.test_accuracy[-1]:.4f}{tta} after {r.epochs} epochs, "
+        epochs = f"{r.epochs} epoch{'s' * (r.epochs != 1)}"
+        print(f"{r.name:>14}: test accuracy {r.test_accuracy[-1]:.4f}{tta} after {epochs}, "
               f"{r.train_seconds[-1]:.0f} s training, {r.train_images_per_s:.0f} images/s", flush=True)
         if out: save_results(results, out, **extra)  # keep what finished if a later rung is interrupted
     return results
