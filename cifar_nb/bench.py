@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .sources import CIFAR10
 from .data import epoch_batches, make_dataset, take_subset, validation_size
-from .models import count_flops, cpu_name, get_model, resolve_precision
+from .models import count_flops, cpu_flags, cpu_name, get_model, resolve_precision
 from .runs import atomic_write
 from .training import Recipe, get_recipe, make_optimizer, train
 from .evaluation import predict_proba
@@ -143,13 +143,8 @@ def plot_accuracy_vs_time(results: list[BenchResult]):
 def machine_info() -> dict:
     "The machine and software a measurement ran on: CPU model, flags that matter for speed, cores, library versions."
     import tensorflow as tf
-    try: flags = set(next(l for l in Path("/proc/cpuinfo").read_text().splitlines()
-                          if l.startswith("flags")).split(":")[1].split())
-    except (OSError, StopIteration): flags = set()
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
-                                         "amx_tile"}),
+            "python": platform.python_version(), "cpu_flags": cpu_flags(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
             "gpu": [d.name for d in tf.config.list_physical_devices("GPU")]}
 

@@ -20,7 +20,7 @@ from keras import layers
 __all__ = ['MODELS', 'baseline_cnn', 'CIFAR10_MEAN', 'CIFAR10_STD', 'fast_cnn', 'PRECISION_CACHE', 'register_model',
            'UnknownModelError', 'check_model_name', 'get_model', 'count_flops', 'baseline_bn_cnn', 'batch_norm_layers',
            'recompute_bn_statistics', 'PreciseBatchNorm', 'FusedBatchNormalization', 'dirac_init', 'whitening_filters',
-           'init_whitening', 'cpu_supports_bf16', 'cpu_name', 'precision_speed', 'resolve_precision']
+           'init_whitening', 'cpu_supports_bf16', 'cpu_flags', 'cpu_name', 'precision_speed', 'resolve_precision']
 
 # %% ../nbs/04_models.ipynb #90e3283d
 def baseline_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE,
@@ -245,6 +245,13 @@ def cpu_supports_bf16() -> bool:
     except OSError: return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
+def cpu_flags(names: set[str] = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                                           "amx_bf16", "amx_tile"})) -> list[str]:
+    "Which of the instruction-set flags `names` (those that matter for speed) this CPU lists in /proc/cpuinfo."
+    try: flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
+    except (OSError, StopIteration): return []
+    return sorted(set(flags.split(":", 1)[1].split()) & set(names))
+
 def cpu_name() -> str:
     "The processor's model name (from /proc/cpuinfo where there is one), e.g. 'AMD EPYC'."
     import platform
@@ -279,7 +286,9 @@ def resolve_precision(precision: str = "auto", cache: str | Path | None = PRECIS
     if precision != "auto": return precision
     import json, tensorflow as tf
     if tf.config.list_physical_devices("GPU"): return "mixed_float16"
-    key = f"{cpu_name()} | {os.cpu_count()} cores | tensorflow {tf.__version__} | keras {keras.__version__}"
+    # the name alone can hide different CPUs (a cloud's "Intel Xeon Processor" with or without AMX): add the flags
+    machine = f"{cpu_name()} [{' '.join(cpu_flags())}] | {os.cpu_count()} cores"
+    key = f"{machine} | tensorflow {tf.__version__} | keras {keras.__version__}"
     path = Path(cache).expanduser() if cache else None
     try: known = json.loads(path.read_text()) if path and path.is_file() else {}
     except (OSError, ValueError): known = {}  # a damaged cache is measured again

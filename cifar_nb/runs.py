@@ -115,6 +115,9 @@ def atomic_write(path: str | Path, write) -> None:
         write(tmp)
         # on disk before the rename, so even a power cut leaves a whole file
         with open(tmp, "rb+") as f: os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would have
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
