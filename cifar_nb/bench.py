@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
@@ -256,14 +257,19 @@ def profile_step(model_name: str = "fast", recipe: str = "fast", batch_size: int
     r = get_recipe(recipe)
     batch_size, precision = batch_size or r.batch_size, resolve_precision(precision or r.precision)
     model = get_model(model_name, seed=0, precision=precision, **model_kwargs)
-    rows = {}
-    for layer in model.layers:
-        kind = next((k for t, k in _KINDS.items() if isinstance(layer, t)), None)
-        if kind is None: continue  # the input, normalisation and rescaling: a few element-wise operations
-        f, b = _layer_seconds(layer, batch_size, steps)
-        row = rows.setdefault(kind, {"forward ms": 0.0, "backward ms": 0.0, "GFLOP": 0.0})
-        row["forward ms"] += 1000 * f; row["backward ms"] += 1000 * b
-        if kind == "convolution": row["GFLOP"] += count_flops(keras.Model(layer.input, layer.output)) * batch_size / 1e9
+    rows, tf_log = {}, logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)  # one trace per layer is the design here, not the retracing TensorFlow warns of
+    try:
+        for layer in model.layers:
+            kind = next((k for t, k in _KINDS.items() if isinstance(layer, t)), None)
+            if kind is None: continue  # the input, normalisation and rescaling: a few element-wise operations
+            f, b = _layer_seconds(layer, batch_size, steps)
+            row = rows.setdefault(kind, {"forward ms": 0.0, "backward ms": 0.0, "GFLOP": 0.0})
+            row["forward ms"] += 1000 * f; row["backward ms"] += 1000 * b
+            if kind == "convolution":
+                row["GFLOP"] += count_flops(keras.Model(layer.input, layer.output)) * batch_size / 1e9
+    finally: tf_log.setLevel(level)
     opt = make_optimizer(replace(r, batch_size=batch_size), total_steps=100)
     grads = [tf.ones_like(v) * 1e-3 for v in model.trainable_variables]
     opt.build(model.trainable_variables)

@@ -20,7 +20,7 @@ from keras import layers
 __all__ = ['MODELS', 'baseline_cnn', 'CIFAR10_MEAN', 'CIFAR10_STD', 'fast_cnn', 'PRECISION_CACHE', 'register_model',
            'UnknownModelError', 'check_model_name', 'get_model', 'count_flops', 'baseline_bn_cnn', 'batch_norm_layers',
            'recompute_bn_statistics', 'PreciseBatchNorm', 'FusedBatchNormalization', 'dirac_init', 'whitening_filters',
-           'init_whitening', 'cpu_supports_bf16', 'cpu_flags', 'cpu_name', 'precision_speed', 'resolve_precision']
+           'init_whitening', 'cpu_flags', 'cpu_supports_bf16', 'cpu_name', 'precision_speed', 'resolve_precision']
 
 # %% ../nbs/04_models.ipynb #90e3283d
 def baseline_cnn(input_shape: tuple[int, int, int] = IMAGE_SHAPE,
@@ -239,18 +239,16 @@ def init_whitening(model: keras.Model, x: np.ndarray) -> bool:
     return True
 
 # %% ../nbs/04_models.ipynb #e4faf184
-def cpu_supports_bf16() -> bool:
-    "Whether this machine's CPU advertises bfloat16 (AVX-512 BF16 or AMX) in /proc/cpuinfo; a hint, not a measurement."
-    try: flags = Path("/proc/cpuinfo").read_text()
-    except OSError: return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-def cpu_flags(names: set[str] = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+def cpu_flags(names: frozenset[str] = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
                                            "amx_bf16", "amx_tile"})) -> list[str]:
     "Which of the instruction-set flags `names` (those that matter for speed) this CPU lists in /proc/cpuinfo."
     try: flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
     except (OSError, StopIteration): return []
     return sorted(set(flags.split(":", 1)[1].split()) & set(names))
+
+def cpu_supports_bf16() -> bool:
+    "Whether this machine's CPU advertises bfloat16 (AVX-512 BF16 or AMX) in /proc/cpuinfo; a hint, not a measurement."
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
 
 def cpu_name() -> str:
     "The processor's model name (from /proc/cpuinfo where there is one), e.g. 'AMD EPYC'."
