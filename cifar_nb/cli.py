@@ -348,8 +348,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     data = load_cifar10(args.data)
     if args.subset: data = take_subset(data, args.subset)
     out = Path(args.out)
+    rung_count = f"{len(rungs)} rung{'s' * (len(rungs) != 1)}"
     print(f"data: {describe_source(data)}\n"
-          f"benchmarking {len(rungs)} rung{'s' * (len(rungs) != 1)} on {len(data.x_train):,} training images; results in {out}", flush=True)
+          f"benchmarking {rung_count} on {len(data.x_train):,} training images; results in {out}", flush=True)
     extra = {"data_copy": describe_source(data)}
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         if args.profile:
